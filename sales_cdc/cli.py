@@ -1,0 +1,26 @@
+"""The ``sales-cdc`` console script: everything that is not the Dagster UI."""
+
+from __future__ import annotations
+
+import click
+
+from sales_cdc import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sales-cdc")
+def main() -> None:
+    """sales-cdc: near-real-time sales analytics from DynamoDB change data capture."""
+
+
+def _register() -> None:
+    from sales_cdc.commands.deploy import deploy
+    from sales_cdc.commands.generate import generate
+    from sales_cdc.commands.local import local
+    from sales_cdc.commands.up import up
+
+    for command in (generate, local, up, deploy):
+        main.add_command(command)
+
+
+_register()

@@ -1,0 +1,1 @@
+"""Subcommands of the ``sales-cdc`` console script, one module each."""

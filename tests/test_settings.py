@@ -1,0 +1,35 @@
+"""Settings name exactly what is missing and how to provide it."""
+
+from __future__ import annotations
+
+import pytest
+
+from sales_cdc.settings import SettingsError, load_settings, write_outputs
+
+
+def test_missing_outputs_are_listed_with_the_fix(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SALES_CDC_HOME", str(tmp_path))
+    write_outputs({"OrdersTableName": "orders"}, "aws")
+    with pytest.raises(SettingsError) as info:
+        load_settings("aws")
+    message = str(info.value)
+    assert (
+        "DataLakeBucketName" in message
+        and "OrdersTableName" not in message.split("outputs:")[1].split(";")[0]
+    )
+    assert "sales-cdc deploy" in message
+
+
+def test_unknown_deployment_is_refused(monkeypatch) -> None:
+    monkeypatch.setenv("SALES_CDC_DEPLOYMENT", "staging")
+    with pytest.raises(SettingsError, match="'staging' is not a deployment"):
+        load_settings()
+
+
+def test_environment_overrides_single_outputs(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SALES_CDC_HOME", str(tmp_path))
+    monkeypatch.setenv("SALES_CDC_OUTPUT_DATALAKEBUCKETNAME", "my-bucket")
+    settings = load_settings("aws", require_outputs=False)
+    assert settings.bucket == "my-bucket"
+    with pytest.raises(SettingsError, match="'GlueDatabaseName'"):
+        settings.output("GlueDatabaseName")
