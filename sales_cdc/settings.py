@@ -169,9 +169,13 @@ def load_settings(deployment: str | None = None, *, require_outputs: bool = True
         from infra.local.emulator import running_endpoint
 
         endpoint = running_endpoint()
-    region = os.environ.get("SALES_CDC_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-    if deployment == "local":
-        region = outputs.get("Region", region)
+    # The region the stack was deployed to wins; then the environment.
+    region = (
+        outputs.get("Region")
+        or os.environ.get("SALES_CDC_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or DEFAULT_REGION
+    )
     profile = os.environ.get("SALES_CDC_PROFILE") or None
     if require_outputs:
         missing = [name for name in REQUIRED_OUTPUTS if name not in outputs]

@@ -33,7 +33,6 @@ from infra.cfn import (
     references,
     resolve_parameters,
 )
-from infra.lambda_package import build_lambda_package
 from infra.local.emulator import LOCAL_CREDENTIALS
 
 LOCAL_PARAMETERS_PATH = Path(__file__).resolve().parent / "parameters.json"
@@ -244,7 +243,7 @@ def _sqs_queue(c: _Clients, p: dict[str, Any], exists_only: bool = False) -> App
 
 
 def _sqs_queue_policy(c: _Clients, p: dict[str, Any], exists_only: bool = False) -> Applied | None:
-    policy = json.dumps(p["PolicyDocument"])
+    policy = json.dumps(local_policy(p["PolicyDocument"])[0])
     if exists_only:
         current = [
             c.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
@@ -427,15 +426,40 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     return api
 
 
+# Condition keys about the transport. The emulator serves plain HTTP on loopback, so a Deny on them
+# would refuse every request; moto evaluates bucket policies. Such statements are left out locally
+# (and said so); on AWS they apply as written.
+_TRANSPORT_CONDITION_KEYS = {"aws:securetransport", "s3:tlsversion"}
+
+
+def local_policy(document: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The policy without Deny statements conditioned on TLS; returns it and the Sids left out."""
+    kept, dropped = [], []
+    for statement in document.get("Statement", []):
+        keys = {key.lower() for values in statement.get("Condition", {}).values() for key in values}
+        if statement.get("Effect") == "Deny" and keys & _TRANSPORT_CONDITION_KEYS:
+            dropped.append(statement.get("Sid", "(no Sid)"))
+        else:
+            kept.append(statement)
+    return {**document, "Statement": kept}, dropped
+
+
 def _s3_bucket_policy(c: _Clients, p: dict[str, Any], exists_only: bool = False) -> Applied | None:
+    bucket = p["Bucket"]
     if exists_only:
+        # Locally the policy may be empty once TLS-only statements are left out; whether it was
+        # applied is known from the provisioning record, so existence here is the bucket's.
         try:
-            c.s3.get_bucket_policy(Bucket=p["Bucket"])
+            c.s3.head_bucket(Bucket=bucket)
         except ClientError:
             return None
-        return Applied(p["Bucket"])
-    c.s3.put_bucket_policy(Bucket=p["Bucket"], Policy=json.dumps(p["PolicyDocument"]))
-    return Applied(p["Bucket"])
+        return Applied(bucket)
+    document, dropped = local_policy(p["PolicyDocument"])
+    if document["Statement"]:
+        c.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(document))
+    else:
+        c.s3.delete_bucket_policy(Bucket=bucket)
+    return Applied(bucket, {"LocallyOmitted": ",".join(dropped)})
 
 
 def _log_group(c: _Clients, p: dict[str, Any], exists_only: bool = False) -> Applied | None:
@@ -638,7 +662,10 @@ APPLIERS: dict[str, Callable[..., Applied | None]] = {
 
 def _upload_lambda_package(c: _Clients, bucket: str, key: str) -> str:
     """Put the Lambda package where the template's Code points; returns its hash."""
-    data, digest = build_lambda_package()
+    from infra.deploy import package_lambda
+
+    package = package_lambda()
+    data, digest = package.data, package.sha256
     try:
         c.s3.head_bucket(Bucket=bucket)
     except ClientError:
@@ -748,7 +775,9 @@ def provision(
         resolver.attributes[logical_id] = applied.attributes
         actions[logical_id] = action
         if action != "unchanged":
-            report(f"  {action:<9} {kind:<38} {logical_id}")
+            omitted = applied.attributes.get("LocallyOmitted")
+            note = f"  (left out locally, the emulator has no TLS: {omitted})" if omitted else ""
+            report(f"  {action:<9} {kind:<38} {logical_id}{note}")
 
     result_outputs = outputs(template, resolver)
     if write_settings:

@@ -203,3 +203,12 @@ def test_bad_parameter_value_is_refused_before_anything_runs(clean_emulator) -> 
 def test_outputs_are_recorded_for_settings(provisioned, sales_cdc_home: Path) -> None:
     recorded = json.loads((sales_cdc_home / "local" / "outputs.json").read_text())
     assert recorded["DataLakeBucketName"] == provisioned.bucket
+
+
+def test_data_lake_objects_are_writable_despite_the_tls_only_policy(provisioned, emulator) -> None:
+    # The template's TLS-only Deny cannot hold on the emulator's plain-HTTP endpoint; it is left out locally.
+    s3 = _client(emulator, "s3")
+    s3.put_object(Bucket=provisioned.bucket, Key=f"{provisioned.raw_cdc_prefix}probe.json", Body=b"{}\n")
+    assert s3.get_object(Bucket=provisioned.bucket, Key=f"{provisioned.raw_cdc_prefix}probe.json")[
+        "Body"
+    ].read()
