@@ -1,0 +1,180 @@
+"""Benchmark: the order generator's write rate against the tutorials' one-put_item-per-order loop.
+
+Starts its own emulator for every measurement (not recorded, so a running local stack is untouched),
+creates the orders table from the template's definition, and writes the same number of change
+events with each contender:
+
+- baseline: the generator of the DynamoDB/Faker tutorials — for each order build an item with
+  Faker and call ``boto3.resource("dynamodb").Table(...).put_item``;
+- ours: ``generate_orders`` (plan, batch_write_item of 25, sharded writer threads), timed end to
+  end including validation and planning; once with the default writers and once with one writer.
+
+The contenders alternate over a few rounds and their medians are compared, because the machine
+may be shared. Prints events/s of every measurement, the medians and the ratio; PASS when ours
+≥ target × baseline (default 10×), else FAIL and exit code 1.
+
+    .venv/bin/python bench/bench_generator.py [--events 3000] [--rounds 3] [--target 10] [--writers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import urllib.request
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import boto3  # noqa: E402
+from faker import Faker  # noqa: E402
+
+from infra.cfn import load_template  # noqa: E402
+from infra.local.emulator import LOCAL_CREDENTIALS, Emulator  # noqa: E402
+from sales_cdc.generator import CATALOG, GeneratorConfig, client_config, generate_orders  # noqa: E402
+
+TABLE = "orders"
+
+
+def fresh_table(client: Any, endpoint: str) -> None:
+    """Empty the emulator and create the orders table as the template defines it."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - loopback emulator
+        pass
+    props = load_template()["Resources"]["OrdersTable"]["Properties"]
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=props["KeySchema"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        BillingMode=props["BillingMode"],
+        StreamSpecification={"StreamEnabled": True, **props["StreamSpecification"]},
+    )
+
+
+def baseline(endpoint: str, events: int) -> float:
+    """The tutorials' generator: a Faker-built item and one ``Table.put_item`` per order. Returns events/s."""
+    resource = boto3.resource("dynamodb", endpoint_url=endpoint, region_name="us-east-1", **LOCAL_CREDENTIALS)
+    table = resource.Table(TABLE)
+    fake = Faker()
+    fake.seed_instance(1)
+    started = time.perf_counter()
+    for _ in range(events):
+        product = fake.random_element(CATALOG)
+        now = fake.date_time_this_month().strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        table.put_item(
+            Item={
+                "orderId": str(uuid.uuid4()),
+                "customerId": f"C-{fake.random_number(digits=8):08d}",
+                "customerName": fake.name(),
+                "productId": product.product_id,
+                "productName": product.name,
+                "category": product.category,
+                "quantity": fake.random_int(1, 3),
+                "unitPrice": product.list_price.quantize(Decimal("0.01")),
+                "status": "PLACED",
+                "createdAt": now,
+                "updatedAt": now,
+            }
+        )
+    return events / (time.perf_counter() - started)
+
+
+def ours(client: Any, events: int, writers: int) -> tuple[float, dict[str, int], int]:
+    """generate_orders end to end. Returns (events/s, writes by kind, requests)."""
+    config = GeneratorConfig(events=events, seed=1, table=TABLE, writers=writers)
+    started = time.perf_counter()
+    summary = generate_orders(client, config)
+    elapsed = time.perf_counter() - started
+    assert summary.items_written == events, summary
+    return events / elapsed, summary.writes_by_kind, summary.requests
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(contender: str, events: int, writers: int) -> tuple[float, float, str]:
+    """One measurement on a fresh emulator (so earlier runs' state cannot slow it).
+
+    Returns events/s, CPU milliseconds per event (this process plus the emulator's: unlike the
+    rate, it barely depends on what else the machine is doing) and a detail line.
+    """
+    with Emulator(record=False) as emulator:
+        assert emulator.process is not None
+        # Ours uses the client the CLI uses; the baseline the resource API, as the tutorials do.
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=emulator.endpoint,
+            region_name="us-east-1",
+            config=client_config(writers),
+            **LOCAL_CREDENTIALS,
+        )
+        fresh_table(client, emulator.endpoint)
+        cpu_before = time.process_time() + process_cpu_s(emulator.process.pid)
+        if contender == "baseline":
+            rate, detail = baseline(emulator.endpoint, events), ""
+        else:
+            rate, kinds, requests = ours(client, events, writers)
+            detail = ", ".join(f"{kind} {count}" for kind, count in kinds.items()) + f"; {requests} requests"
+        cpu = time.process_time() + process_cpu_s(emulator.process.pid) - cpu_before
+    return rate, 1000 * cpu / events, detail
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=3000, help="change events per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are compared")
+    parser.add_argument("--target", type=float, default=10.0, help="required ratio ours / baseline")
+    parser.add_argument("--writers", type=int, default=GeneratorConfig.writers, help="writer threads of ours")
+    args = parser.parse_args()
+
+    print(
+        f"generator benchmark: {args.events} change events per measurement, {args.rounds} rounds, "
+        f"{os.cpu_count()} CPUs, moto server (fresh per measurement), load average {os.getloadavg()[0]:.1f}"
+    )
+    baseline_name, ours_name = "baseline: put_item per order", f"generator, {args.writers} writers"
+    contenders = {
+        baseline_name: ("baseline", 1),
+        "generator, 1 writer": ("ours", 1),
+        ours_name: ("ours", args.writers),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    cpus: dict[str, list[float]] = {name: [] for name in contenders}
+    # Rounds alternate the contenders, so that a busy moment on the machine hits them alike.
+    for round_number in range(1, args.rounds + 1):
+        for name, (contender, writers) in contenders.items():
+            rate, cpu_ms, detail = measure(contender, args.events, writers)
+            rates[name].append(rate)
+            cpus[name].append(cpu_ms)
+            figures = f"{rate:8,.0f} events/s  {cpu_ms:6.2f} CPU ms/event"
+            print(f"  round {round_number}  {name:<30} {figures}  {detail}", flush=True)
+
+    rate_of = {name: statistics.median(values) for name, values in rates.items()}
+    cpu_of = {name: statistics.median(values) for name, values in cpus.items()}
+    print("medians:")
+    for name in contenders:
+        print(
+            f"  {name:<30} {rate_of[name]:8,.0f} events/s  ({rate_of[name] / rate_of[baseline_name]:4.1f}x)  "
+            f"{cpu_of[name]:6.2f} CPU ms/event  ({cpu_of[baseline_name] / cpu_of[name]:4.1f}x less CPU)"
+        )
+    ratio = rate_of[ours_name] / rate_of[baseline_name]
+    verdict = "PASS" if ratio >= args.target else "FAIL"
+    # When other work starves the machine of CPU, the rate ratio falls towards the CPU ratio, because
+    # the writers can no longer overlap the client's work with the emulator's; say how busy it was.
+    print(f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"ratio {ratio:.1f}x (target >= {args.target:g}x): {verdict}")
+    return 0 if verdict == "PASS" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
