@@ -123,6 +123,8 @@ def test_changed_template_values_are_followed(provisioned, emulator, tmp_path: P
         template["Parameters"]["ChangeStreamShardCount"]["Default"] = 2
         dest = template["Resources"]["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
         dest["ErrorOutputPrefix"] = dest["ErrorOutputPrefix"].replace("errors/", "failed/")
+        crawler = template["Resources"]["RawCdcCrawler"]["Properties"]
+        crawler["SchemaChangePolicy"]["UpdateBehavior"] = "LOG"
 
     path = _copy_with(tmp_path, edit)
     overrides = {k: v for k, v in load_local_parameters().items() if k != "PipeBatchSize"}
@@ -147,6 +149,8 @@ def test_changed_template_values_are_followed(provisioned, emulator, tmp_path: P
         "ErrorOutputPrefix"
     ]
     assert prefix.startswith("failed/")
+    crawler = _client(emulator, "glue").get_crawler(Name=settings.output("CrawlerName"))["Crawler"]
+    assert crawler["SchemaChangePolicy"]["UpdateBehavior"] == "LOG"
 
 
 def test_unsupported_resource_type_is_named_and_nothing_is_applied(clean_emulator, tmp_path: Path) -> None:
