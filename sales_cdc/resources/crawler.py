@@ -183,6 +183,7 @@ class GlueCrawlerResource(CrawlerResource):
         glue = self.glue_client()
         started = time.monotonic()
         deadline = started + self.timeout_s
+        declare_target_table(glue, self._crawler(glue))
         while True:
             before = self._crawler(glue).get("LastCrawl") or {}
             try:
@@ -262,6 +263,54 @@ class GlueCrawlerResource(CrawlerResource):
         if not metrics:
             return 0, 0
         return int(metrics[0].get("TablesCreated") or 0), int(metrics[0].get("TablesUpdated") or 0)
+
+
+def declare_target_table(glue: Any, crawler: dict[str, Any]) -> bool:
+    """Create the crawler's target table from the declared CDC schema if it does not exist yet.
+
+    A Glue crawler left to itself guesses ``unit_price`` as double and timestamps as strings; with the
+    table declared first, its MergeNewColumns setting keeps the declared types and only adds new
+    columns, so Athena reads the same types the local engine does. Returns True when it created it.
+    """
+    from botocore.exceptions import ClientError
+
+    from infra.local.glue import INPUT_FORMAT_TEXT, OUTPUT_FORMAT_TEXT, SERDE_OPENX_JSON
+    from lambda_transform.schema import CDC_COLUMNS, PARTITION_KEYS
+
+    targets = crawler.get("Targets", {}).get("S3Targets", [])
+    if len(targets) != 1:
+        return False  # not the single raw CDC prefix this application deploys
+    location = targets[0]["Path"].rstrip("/") + "/"
+    table = location.rstrip("/").rsplit("/", 1)[-1]  # Glue names the table after the last folder
+    database = crawler["DatabaseName"]
+    try:
+        glue.get_table(DatabaseName=database, Name=table)
+        return False
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "EntityNotFoundException":
+            raise
+    columns = [{"Name": name, "Type": glue_type} for name, glue_type, _ in CDC_COLUMNS]
+    glue.create_table(
+        DatabaseName=database,
+        TableInput={
+            "Name": table,
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"classification": "json", "compressionType": "gzip", "EXTERNAL": "TRUE"},
+            "PartitionKeys": [{"Name": name, "Type": glue_type} for name, glue_type in PARTITION_KEYS],
+            "StorageDescriptor": {
+                "Columns": columns,
+                "Location": location,
+                "InputFormat": INPUT_FORMAT_TEXT,
+                "OutputFormat": OUTPUT_FORMAT_TEXT,
+                "Compressed": True,
+                "SerdeInfo": {
+                    "SerializationLibrary": SERDE_OPENX_JSON,
+                    "Parameters": {"paths": ",".join(c["Name"] for c in columns)},
+                },
+            },
+        },
+    )
+    return True
 
 
 def _same_crawl(last: dict[str, Any], before: dict[str, Any]) -> bool:

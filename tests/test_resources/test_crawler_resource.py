@@ -122,6 +122,7 @@ def test_glue_crawler_failure_reports_the_crawlers_error(crawler_lake) -> None:
         return {"Crawler": {"Name": CRAWLER, "State": state, "LastCrawl": last}}
 
     with Stubber(client) as stub:
+        stub.add_response("get_crawler", crawler("READY", previous), {"Name": CRAWLER})  # declare table
         stub.add_response("get_crawler", crawler("READY", previous), {"Name": CRAWLER})
         stub.add_response("start_crawler", {}, {"Name": CRAWLER})
         stub.add_response("get_crawler", crawler("RUNNING", previous), {"Name": CRAWLER})
@@ -132,3 +133,16 @@ def test_glue_crawler_failure_reports_the_crawlers_error(crawler_lake) -> None:
     assert raised.value.status == "FAILED"
     assert "not authorized to perform: s3:GetObject" in str(raised.value)
     assert "/aws-glue/crawlers" in str(raised.value)
+
+
+def test_glue_crawler_declares_the_raw_table_with_exact_types_before_crawling(
+    crawler_lake, transition
+) -> None:
+    # A real crawler would guess unit_price as double; the declared table keeps DECIMAL(12,2).
+    transition("glue::crawl", {"progression": "time", "seconds": 0.2})
+    glue_resource(crawler_lake.endpoint).crawl()
+    table = crawler_lake.glue.get_table(DatabaseName=crawler_lake.database, Name="orders_cdc")["Table"]
+    types = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
+    assert types["unit_price"] == "decimal(12,2)"
+    assert types["sequence_number"] == "string"
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["dt", "hour"]
