@@ -1,0 +1,1 @@
+"""Dagster assets, one package per asset group: ingest, catalog, analytics."""
