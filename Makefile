@@ -21,6 +21,7 @@ run: $(STAMP)
 
 ## Run the whole test suite (unit, integration against the emulator, end-to-end).
 test: $(STAMP)
+	@scripts/ensure-chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

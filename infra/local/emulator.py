@@ -181,6 +181,8 @@ class Emulator:
                 self.note = f"port {DEFAULT_PORT} is in use; the emulator took the next free port {requested}"
         self.port = requested
         self.instance_id = uuid.uuid4().hex
+        if self.log_path:
+            Path(self.log_path).parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         env = dict(os.environ, MOTO_ALLOW_NONEXISTENT_REGION="true", PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(

@@ -757,11 +757,12 @@ def provision(
             ).hexdigest()
             applier = APPLIERS[kind]
             existing = applier(clients, props, exists_only=True)
-            if existing is not None and _stored_hash(clients, logical_id) == digest:
+            stored = _stored_hash(clients, logical_id)
+            if existing is not None and stored == digest:
                 applied, action = existing, "unchanged"
             else:
                 applied = applier(clients, props)
-                action = "created" if existing is None else "updated"
+                action = "created" if existing is None or stored is None else "updated"
                 clients.ssm.put_parameter(
                     Name=_STATE_PREFIX + logical_id, Value=digest, Type="String", Overwrite=True
                 )

@@ -1,0 +1,223 @@
+"""``sales-cdc up``: the whole local product in one foreground command.
+
+Starts (or reuses) the embedded AWS, provisions it from the template, runs the local data plane
+(Pipe and Firehose stand-ins) and ``dagster dev`` on the project's workspace, prints the UI's URL and
+live health, and stops everything it started on Ctrl-C or SIGTERM, leaving no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import click
+
+from infra.local.emulator import HOST, Emulator, EmulatorError, free_port, port_is_free, running_state
+from sales_cdc.settings import load_settings, project_root, state_dir
+
+DEFAULT_UI_PORT = 3000
+DAGSTER_YAML = """\
+# Written by `sales-cdc up`: the local Dagster instance of this checkout.
+telemetry:
+  enabled: false
+nux:
+  enabled: false  # no newsletter prompt over the UI
+code_servers:
+  local_startup_timeout: 180
+run_queue:
+  # orders_current is dropped and republished: one lake-writing run at a time.
+  tag_concurrency_limits:
+    - key: sales_cdc/lake
+      value: write
+      limit: 1
+"""
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME of the local product: inside the project's state directory, telemetry off."""
+    home = state_dir("local") / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() or config.read_text() != DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML)
+    return home
+
+
+def dagster_environment(endpoint: str, home: Path) -> dict[str, str]:
+    """Environment for ``dagster dev``: local deployment on this emulator, telemetry off."""
+    env = dict(os.environ)
+    env.update(
+        DAGSTER_HOME=str(home),
+        DAGSTER_DISABLE_TELEMETRY="1",
+        SALES_CDC_DEPLOYMENT="local",
+        SALES_CDC_ENDPOINT_URL=endpoint,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def wait_for_ui(url: str, process: subprocess.Popen, timeout: float = 120.0) -> float:
+    """Wait until the Dagster webserver answers; returns seconds waited. Raises if dagster exits."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise click.ClickException(
+                f"dagster dev exited with code {process.returncode} before the UI answered; "
+                "see its output above."
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/server_info", timeout=2):  # noqa: S310 (loopback)
+                return time.monotonic() - started
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.25)
+    raise click.ClickException(f"the Dagster UI did not answer on {url} within {timeout:.0f} s")
+
+
+def start_dagster(ui_port: int, endpoint: str) -> subprocess.Popen:
+    """Start ``dagster dev`` on the workspace in its own process group."""
+    root = project_root()
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(root / "workspace.yaml"),
+        "-h",
+        HOST,
+        "-p",
+        str(ui_port),
+    ]
+    return subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+        command,
+        cwd=root,
+        env=dagster_environment(endpoint, dagster_home()),
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM a process group, wait, then SIGKILL whatever is left."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # children of dagster dev (daemon, code server)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop()
+
+
+@click.command()
+@click.option(
+    "--ui-port", type=int, default=None, help=f"Dagster UI port (default {DEFAULT_UI_PORT} or next free)."
+)
+@click.option(
+    "--emulator-port", type=int, default=None, help="Embedded AWS port (default 4566 or next free)."
+)
+@click.option(
+    "--status-every", type=float, default=10.0, show_default=True, help="Seconds between health lines."
+)
+def up(ui_port: int | None, emulator_port: int | None, status_every: float) -> None:
+    """Start the local product: embedded AWS, data plane and the Dagster UI (Ctrl-C stops all)."""
+    from infra.local.dataplane import DataPlane
+    from infra.local.provision import provision
+
+    if ui_port is None:
+        ui_port = free_port(DEFAULT_UI_PORT)
+    elif not port_is_free(ui_port):
+        raise click.BadParameter(
+            f"port {ui_port} is already in use on {HOST}; choose another.", param_hint="--ui-port"
+        )
+
+    signal.signal(signal.SIGTERM, _raise_stop)
+    emulator: Emulator | None = None
+    dataplane = None
+    dagster: subprocess.Popen | None = None
+    started = time.monotonic()
+    try:
+        existing = running_state()
+        if existing is not None:
+            endpoint = existing["endpoint"]
+            click.echo(f"Embedded AWS: reusing the one running at {endpoint} (pid {existing['pid']}).")
+        else:
+            emulator = Emulator(port=emulator_port, log_path=state_dir("local") / "emulator.log")
+            try:
+                emulator.start()
+            except EmulatorError as exc:
+                raise click.ClickException(str(exc)) from exc
+            endpoint = emulator.endpoint
+            click.echo(
+                f"Embedded AWS: started at {endpoint}" + (f" ({emulator.note})" if emulator.note else "")
+            )
+        os.environ["SALES_CDC_ENDPOINT_URL"] = endpoint
+        click.echo("Provisioning from infra/template.yaml:")
+        provision(endpoint, report=click.echo)
+        dataplane = DataPlane(load_settings("local"))
+        dataplane.start()
+        click.echo("Data plane: Pipe and Firehose stand-ins running.")
+        dagster = start_dagster(ui_port, endpoint)
+        url = f"http://{HOST}:{ui_port}"
+        wait_for_ui(url, dagster)
+        click.secho(
+            f"\nsales-cdc is up in {time.monotonic() - started:.1f} s. Dagster UI: {url}\n"
+            "Materialize `orders` (group ingest) to create orders; the sensor refreshes the summaries.\n"
+            "Ctrl-C stops everything.\n",
+            bold=True,
+        )
+        while dagster.poll() is None:
+            time.sleep(status_every)
+            click.echo(_health_line(dataplane.health()))
+        raise click.ClickException(f"dagster dev exited with code {dagster.returncode}; stopping the rest.")
+    except (KeyboardInterrupt, _Stop):
+        click.echo("\nStopping… (this takes a few seconds; everything started here is stopped)")
+    finally:
+        # A second Ctrl-C must not cut the clean-up short and leave processes behind; every step
+        # below is bounded by its own timeout.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if dagster is not None:
+            stop_process_group(dagster)
+        if dataplane is not None:
+            dataplane.stop()
+        if emulator is not None:
+            emulator.stop()
+        click.echo("Stopped.")
+
+
+def _health_line(health: dict) -> str:
+    """One line of data-plane health for the terminal: what moved, how far behind, what failed."""
+    pipe, firehose = health.get("pipe", {}), health.get("firehose", {})
+    line = (
+        f"pipe: {pipe.get('events_moved', 0)} moved, lag {pipe.get('lag_s', 0)} s, "
+        f"{pipe.get('errors', 0)} errors | firehose: {firehose.get('rows_delivered', 0)} rows in "
+        f"{firehose.get('objects', 0)} objects, {firehose.get('records_failed', 0)} failed, "
+        f"lag {firehose.get('lag_s', 0)} s, {firehose.get('errors', 0)} errors"
+    )
+    if not health.get("alive", True):
+        line += " | A PUMP HAS STOPPED: see `sales-cdc local status`"
+    last_error = pipe.get("last_error") or firehose.get("last_error")
+    if last_error:
+        line += f" | last error: {last_error}"
+    return time.strftime("%H:%M:%S ") + line
