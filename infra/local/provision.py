@@ -668,9 +668,12 @@ APPLIERS: dict[str, Callable[..., Applied | None]] = {
 
 def _upload_lambda_package(c: _Clients, bucket: str, key: str) -> str:
     """Put the Lambda package where the template's Code points; returns its hash."""
-    from infra.deploy import package_lambda
+    from infra.deploy import build_lambda_package
 
-    package = package_lambda()
+    # The sources only: locally the Firehose stand-in runs the handler in-process from this checkout
+    # (with the project's own orjson), so vendoring wheels for Lambda's platform would buy nothing and
+    # need the package index at provisioning time. `sales-cdc deploy` vendors them for AWS.
+    package = build_lambda_package()
     data, digest = package.data, package.sha256
     try:
         c.s3.head_bucket(Bucket=bucket)

@@ -1,0 +1,1 @@
+"""Tests of the Firehose transformation Lambda (lambda_transform/)."""
