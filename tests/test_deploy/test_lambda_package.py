@@ -88,6 +88,7 @@ def test_vendored_files_may_not_shadow_the_package(source: Path, tmp_path: Path)
 
 
 def test_requirements_are_vendored_only_when_some_are_listed(source: Path) -> None:
+    (source / "requirements.txt").unlink(missing_ok=True)
     assert requirements_file(source) is None
     (source / "requirements.txt").write_text("# nothing yet\n\n")
     assert requirements_file(source) is None
@@ -107,3 +108,11 @@ def test_a_directory_without_init_is_refused(tmp_path: Path) -> None:
     (tmp_path / "notapackage").mkdir()
     with pytest.raises(DeployError, match="not a Python package"):
         build_lambda_package(tmp_path / "notapackage")
+
+
+def test_the_deploy_package_vendors_orjson_for_lambda() -> None:
+    # The transform's throughput target needs orjson (bench/bench_lambda_transform.py), so the package
+    # deployed to AWS must carry it, built for Lambda's platform.
+    package = package_lambda()
+    assert any(name.startswith("orjson/") for name in package.files)
+    assert "lambda_transform/handler.py" in package.files
