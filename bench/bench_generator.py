@@ -23,7 +23,6 @@ import os
 import statistics
 import sys
 import time
-import urllib.request
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +34,7 @@ import boto3  # noqa: E402
 from faker import Faker  # noqa: E402
 
 from infra.cfn import load_template  # noqa: E402
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator  # noqa: E402
+from infra.local.emulator import LOCAL_CREDENTIALS, Emulator, reset_emulator  # noqa: E402
 from sales_cdc.generator import CATALOG, GeneratorConfig, client_config, generate_orders  # noqa: E402
 
 TABLE = "orders"
@@ -43,9 +42,7 @@ TABLE = "orders"
 
 def fresh_table(client: Any, endpoint: str) -> None:
     """Empty the emulator and create the orders table as the template defines it."""
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - loopback
-    with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - loopback emulator
-        pass
+    reset_emulator(endpoint)
     props = load_template()["Resources"]["OrdersTable"]["Properties"]
     client.create_table(
         TableName=TABLE,

@@ -114,9 +114,6 @@ class Lake:
         }
         self.lake = self.resources["lake"]
         self.s3 = boto3.client("s3", **settings.boto3_kwargs(), **LOCAL_CREDENTIALS)
-        # The template's bucket policy denies aws:SecureTransport=false, which moto cannot evaluate:
-        # it refuses every PutObject over the loopback's plain HTTP. The policy guards transport only.
-        self.s3.delete_bucket_policy(Bucket=self.lake.bucket)
         self._create_raw_table()
         self.calls: Counter[str] = Counter()
         for client in (self.resources["sqs"].get_client(), self.resources["glue"].get_client()):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator
+from infra.local.emulator import LOCAL_CREDENTIALS, Emulator, reset_emulator
 
 
 @pytest.fixture(scope="session")
@@ -38,13 +37,6 @@ def emulator(sales_cdc_home: Path) -> Iterator[Emulator]:
     yield emu
     emu.stop()
     os.environ.pop("SALES_CDC_ENDPOINT_URL", None)
-
-
-def reset_emulator(endpoint: str) -> None:
-    """Forget every resource in the emulator (moto's reset API)."""
-    req = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
-    with urllib.request.urlopen(req, timeout=10):  # noqa: S310  (loopback emulator)
-        pass
 
 
 @pytest.fixture

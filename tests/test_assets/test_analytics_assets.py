@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +20,7 @@ import boto3
 import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, materialize
 
+from infra.local.emulator import reset_emulator
 from infra.local.provision import provision
 from sales_cdc.assets.analytics import ANALYTICS_ASSETS, ANALYTICS_CHECKS, DAILY_PARTITIONS
 from sales_cdc.assets.analytics.cdc_event_stats import refresh_event_days
@@ -41,37 +41,20 @@ from sales_cdc.assets.analytics.reconciliation import (
 from sales_cdc.assets.analytics.sales import refresh_order_dates, sales_daily
 from sales_cdc.assets.analytics.tables import Statements
 from sales_cdc.settings import Settings
-
-try:  # a package when tests/test_assets has an __init__.py, a rootdir module otherwise
-    from .test_analytics_support import (
-        History,
-        at,
-        boto3_kwargs,
-        check_results,
-        clean_delivery,
-        clear_raw,
-        crawl,
-        materializations,
-        messy_delivery,
-        resources,
-        table_rows,
-        write_raw,
-    )
-except ImportError:
-    from test_analytics_support import (  # type: ignore[no-redef]
-        History,
-        at,
-        boto3_kwargs,
-        check_results,
-        clean_delivery,
-        clear_raw,
-        crawl,
-        materializations,
-        messy_delivery,
-        resources,
-        table_rows,
-        write_raw,
-    )
+from test_assets.test_analytics_support import (
+    History,
+    at,
+    boto3_kwargs,
+    check_results,
+    clean_delivery,
+    clear_raw,
+    crawl,
+    materializations,
+    messy_delivery,
+    resources,
+    table_rows,
+    write_raw,
+)
 
 TODAY = datetime.now(UTC).date()
 # Three past days, so no change lies in the future whatever the time of the run.
@@ -114,12 +97,6 @@ def scenario() -> History:
         h.insert(order_id, at(day, 6 + n), product=(PHONE, LAPTOP, EARBUDS)[n % 3 - 1], quantity=1 + n % 2)
         h.modify(order_id, at(day, 6 + n, 30), status="PAID")
     return h
-
-
-def reset_emulator(endpoint: str) -> None:
-    req = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
-    with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback emulator
-        pass
 
 
 @dataclass

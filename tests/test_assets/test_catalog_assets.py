@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ import dagster as dg
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator
+from infra.local.emulator import LOCAL_CREDENTIALS, Emulator, reset_emulator
 from lambda_transform.schema import CDC_COLUMNS
 from sales_cdc.assets.catalog import partition_repair, raw_orders_cdc
 from sales_cdc.resources import build_resources
@@ -57,9 +56,7 @@ class LocalLake:
     def __init__(self, endpoint: str) -> None:
         from infra.local.provision import provision
 
-        request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - loopback
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback emulator
-            pass
+        reset_emulator(endpoint)
         provision(endpoint, report=lambda line: None)
         self.settings = load_settings("local")
         self.resources = build_resources("local")
@@ -67,16 +64,6 @@ class LocalLake:
         kwargs = {**self.settings.boto3_kwargs(), **LOCAL_CREDENTIALS}
         self.s3 = boto3.client("s3", **kwargs)
         self.glue = boto3.client("glue", **kwargs)
-        self._allow_plain_http_writes()
-
-    def _allow_plain_http_writes(self) -> None:
-        # The template's bucket policy denies aws:SecureTransport=false; moto cannot evaluate the
-        # condition and refuses every PutObject over the loopback's plain HTTP. Reported to the
-        # provisioner's owner; until then the tests drop the policy (it guards transport only).
-        try:
-            self.s3.put_object(Bucket=self.lake.bucket, Key="probe/transport", Body=b"")
-        except ClientError:
-            self.s3.delete_bucket_policy(Bucket=self.lake.bucket)
 
     def put_raw(self, event_day: str, hour: str, rows: int = 2, name: str = "part-0.gz") -> str:
         key = f"{self.lake.raw_prefix}dt={event_day}/hour={hour}/{name}"

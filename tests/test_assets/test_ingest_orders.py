@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import urllib.request
-
 import boto3
 import dagster as dg
 import pytest
 
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator
+from infra.local.emulator import LOCAL_CREDENTIALS, Emulator, reset_emulator
 from sales_cdc.assets.ingest import orders
 from sales_cdc.resources import build_resources
 from sales_cdc.settings import load_settings
@@ -19,9 +17,7 @@ def local(emulator: Emulator) -> tuple[dict, object]:
     """Resources of a freshly provisioned local deployment, and a DynamoDB client."""
     from infra.local.provision import provision
 
-    request = urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST")  # noqa: S310
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback emulator
-        pass
+    reset_emulator(emulator.endpoint)
     provision(emulator.endpoint, report=lambda line: None)
     settings = load_settings("local")
     return build_resources("local"), boto3.client("dynamodb", **settings.boto3_kwargs(), **LOCAL_CREDENTIALS)

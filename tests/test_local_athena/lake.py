@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import urllib.request
 import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -70,6 +69,11 @@ def cdc_row(
     return row
 
 
+def redelivery(row: Mapping[str, Any], arrival_time: str) -> dict[str, Any]:
+    """The same change delivered again (same ``event_id``), arriving at ``arrival_time``."""
+    return {**row, "arrival_time": arrival_time}
+
+
 def json_line(row: Mapping[str, Any]) -> str:
     """A JSON line with Decimal values written as JSON numbers of their exact text."""
     numbers = {key: value for key, value in row.items() if isinstance(value, Decimal)}
@@ -77,13 +81,6 @@ def json_line(row: Mapping[str, Any]) -> str:
     for key, value in numbers.items():
         text = text[:-1] + (", " if text != "{}" else "") + f"{json.dumps(key)}: {value}}}"
     return text
-
-
-def reset_emulator(endpoint: str) -> None:
-    """Forget every resource in the emulator (moto's reset API), for module-scoped fixtures."""
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback emulator
-        pass
 
 
 def firehose_key(dt: str, hour: str, gzip_compressed: bool = True, prefix: str = RAW_PREFIX) -> str:

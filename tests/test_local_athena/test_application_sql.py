@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from sales_cdc.sql import render
-from test_local_athena.lake import RAW_TABLE, Lake, cdc_row
+from test_local_athena.lake import RAW_TABLE, Lake, cdc_row, redelivery
 
 DAY1, DAY2 = "2026-11-20", "2026-11-21"
 
@@ -20,20 +20,21 @@ DAY1, DAY2 = "2026-11-20", "2026-11-21"
 @pytest.fixture
 def raw(lake: Lake) -> Lake:
     t = "2026-11-20 10:{:02d}:00.000"
+    o1_paid = cdc_row(
+        "o1",
+        10,
+        "MODIFY",
+        event_time=t.format(2),
+        quantity=3,
+        unit_price="19.99",
+        status="PAID",
+        created_at=t.format(1),
+        arrival_time="2026-11-20 10:02:01.000",
+    )
     lake.put_rows(
         [
             cdc_row("o1", 9, event_time=t.format(1), quantity=2, unit_price="19.99"),
-            cdc_row(
-                "o1",
-                10,
-                "MODIFY",
-                event_time=t.format(2),
-                quantity=3,
-                unit_price="19.99",
-                status="PAID",
-                created_at=t.format(1),
-                arrival_time="2026-11-20 10:02:01.000",
-            ),
+            o1_paid,
             cdc_row(
                 "o2",
                 1,
@@ -51,17 +52,7 @@ def raw(lake: Lake) -> Lake:
     lake.put_rows(
         [
             # A duplicate delivery of o1's MODIFY, late (arrived in the next hour), and o3 deleted.
-            cdc_row(
-                "o1",
-                10,
-                "MODIFY",
-                event_time=t.format(2),
-                quantity=3,
-                unit_price="19.99",
-                status="PAID",
-                created_at=t.format(1),
-                arrival_time="2026-11-20 11:00:05.000",
-            ),
+            redelivery(o1_paid, "2026-11-20 11:00:05.000"),
             cdc_row(
                 "o3",
                 2,
@@ -97,9 +88,9 @@ def run(athena, lake: Lake, name: str, **values):
     return athena.execute(str(render(name, database=lake.database, **values)), lake.database)
 
 
-def test_orders_current_and_sales_files_run_end_to_end(raw, athena) -> None:
-    lake = raw
-    staged = run(
+def stage_orders_current(athena, lake: Lake):
+    """Run ``orders_current_stage.sql`` into table ``orders_current`` under ``derived/``."""
+    return run(
         athena,
         lake,
         "orders_current_stage",
@@ -107,6 +98,11 @@ def test_orders_current_and_sales_files_run_end_to_end(raw, athena) -> None:
         location=f"s3://{lake.bucket}/derived/orders_current/",
         raw_table=RAW_TABLE,
     )
+
+
+def test_orders_current_and_sales_files_run_end_to_end(raw, athena) -> None:
+    lake = raw
+    staged = stage_orders_current(athena, lake)
     assert staged.rows == [(3,)]  # o1, o2, o4; o3 was deleted
 
     status = run(athena, lake, "orders_current_status", table="orders_current")
@@ -155,13 +151,6 @@ def test_cdc_event_stats_file_counts_events_duplicates_and_late_arrivals(raw, at
 
 
 def test_orders_current_totals_file(raw, athena) -> None:
-    run(
-        athena,
-        raw,
-        "orders_current_stage",
-        table="orders_current",
-        location=f"s3://{raw.bucket}/derived/orders_current/",
-        raw_table=RAW_TABLE,
-    )
+    stage_orders_current(athena, raw)
     totals = run(athena, raw, "orders_current_totals", table="orders_current")
     assert totals.rows == [(3, 2, DAY1, DAY2, datetime(2026, 11, 21, 0, 30))]

@@ -9,9 +9,9 @@ import pytest
 from botocore.config import Config
 
 from infra.local.athena import LocalAthena
-from infra.local.emulator import LOCAL_CREDENTIALS
+from infra.local.emulator import LOCAL_CREDENTIALS, reset_emulator
 from sales_cdc.resources.query_engine import QueryFailedError
-from test_local_athena.lake import RAW_TABLE, REGION, Lake, cdc_row, reset_emulator
+from test_local_athena.lake import RAW_TABLE, REGION, Lake, cdc_row
 
 DAYS = [(date(2026, 10, 22) + timedelta(days=n)).isoformat() for n in range(30)]
 DAILY_REFRESH = f"""

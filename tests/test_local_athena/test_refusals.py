@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 from infra.local.athena import LocalAthena
+from infra.local.emulator import reset_emulator
 from sales_cdc.identifiers import InvalidIdentifierError
 from sales_cdc.resources.query_engine import UnsupportedSqlError
-from test_local_athena.lake import RAW_TABLE, Lake, reset_emulator
+from test_local_athena.lake import RAW_TABLE, Lake
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from test_local_athena.lake import RAW_TABLE, Lake, cdc_row
+from test_local_athena.lake import RAW_TABLE, Lake, cdc_row, redelivery
 
 DAY1, DAY2 = "2026-11-20", "2026-11-21"
 SEQ_39 = "1" + "0" * 38
@@ -41,20 +41,21 @@ ORDER BY order_id
 def cdc_lake(lake: Lake) -> Lake:
     """Two days of changes, delivered with duplicates and out of order, all partitions registered."""
     t = "2026-11-20 10:{:02d}:00.000"
+    o1_paid = cdc_row(
+        "o1",
+        10,
+        "MODIFY",
+        event_time=t.format(2),
+        quantity=3,
+        unit_price="19.99",
+        status="PAID",
+        product_id="p1",
+        created_at=t.format(1),
+    )
     first = [
         # o1: sequence 9 then 10 (a plain text comparison would pick 9); the MODIFY arrives twice.
         cdc_row("o1", 9, event_time=t.format(1), quantity=2, unit_price="19.99", product_id="p1"),
-        cdc_row(
-            "o1",
-            10,
-            "MODIFY",
-            event_time=t.format(2),
-            quantity=3,
-            unit_price="19.99",
-            status="PAID",
-            product_id="p1",
-            created_at=t.format(1),
-        ),
+        o1_paid,
         # o2: 39-digit then 40-digit sequence numbers (beyond BIGINT and exact DOUBLE).
         cdc_row(
             "o2",
@@ -82,18 +83,7 @@ def cdc_lake(lake: Lake) -> Lake:
         ),
     ]
     second = [
-        cdc_row(
-            "o1",
-            10,
-            "MODIFY",
-            event_time=t.format(2),
-            quantity=3,
-            unit_price="19.99",
-            status="PAID",
-            product_id="p1",
-            created_at=t.format(1),
-            arrival_time="2026-11-20 10:09:00.000",
-        ),
+        redelivery(o1_paid, "2026-11-20 10:09:00.000"),
         cdc_row(
             "o2",
             SEQ_40,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator
+from infra.local.emulator import LOCAL_CREDENTIALS, Emulator, reset_emulator
 from lambda_transform.schema import PARTITION_KEYS
 from sales_cdc.resources import build_resources
 from sales_cdc.resources.aws import LakeResource
@@ -28,31 +27,9 @@ def reset_and_provision(endpoint: str) -> Settings:
     """A freshly provisioned local deployment on the session emulator, able to take raw objects."""
     from infra.local.provision import provision
 
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - loopback
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback emulator
-        pass
+    reset_emulator(endpoint)
     provision(endpoint, report=lambda line: None)
-    settings = load_settings("local")
-    allow_plain_http_writes(settings)
-    return settings
-
-
-def allow_plain_http_writes(settings: Settings) -> None:
-    """Work around the emulator refusing writes to the provisioned bucket.
-
-    The template's bucket policy denies requests with ``aws:SecureTransport = false``; moto cannot
-    evaluate that condition and denies every PutObject on the plain-HTTP loopback endpoint. Until the
-    local provisioner handles it, the tests drop the policy (it guards transport, not data layout).
-    """
-    s3 = client("s3", settings)
-    try:
-        s3.put_object(Bucket=settings.bucket, Key="probe/transport", Body=b"")
-    except ClientError as exc:
-        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 403:
-            raise
-        s3.delete_bucket_policy(Bucket=settings.bucket)
-    else:
-        s3.delete_object(Bucket=settings.bucket, Key="probe/transport")
+    return load_settings("local")
 
 
 def client(service: str, settings: Settings) -> Any:

@@ -41,6 +41,7 @@ from sales_cdc.assets.analytics.tables import (
     plain,
     preview_metadata,
     read_json_object,
+    rows_written,
     state_key,
     write_json_object,
 )
@@ -132,7 +133,7 @@ def rebuild_orders_current(
     write_json_object(s3, lake.bucket, key, fingerprints)
     return {
         "orders": int(totals["orders"] or 0),
-        "staged_rows": _rows_written(staged.rows),
+        "staged_rows": rows_written(staged),
         "order_dates": order_dates,
         "changed_order_dates": changed,
         "newest_event_time": totals["newest_event_time"],
@@ -153,10 +154,6 @@ def day_fingerprints(result: Any) -> dict[str, str]:
         day: hashlib.sha256(json.dumps(sorted(rows, key=json.dumps), default=str).encode()).hexdigest()
         for day, rows in sorted(by_day.items())
     }
-
-
-def _rows_written(rows: list[tuple]) -> int:
-    return int(rows[0][0]) if rows and rows[0] and isinstance(rows[0][0], int) else 0
 
 
 @asset(

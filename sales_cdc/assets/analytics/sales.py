@@ -46,9 +46,21 @@ def refresh_order_dates(
     return table, rows
 
 
-def _summary_result(
-    table: DerivedTable, days: list[str], rows: dict[str, int], statements: Statements
+def materialize_summary(
+    context: AssetExecutionContext,
+    table_name: str,
+    query_engine: QueryEngineResource,
+    lake: LakeResource,
+    s3: S3Resource,
 ) -> MaterializeResult:
+    """Rewrite the partition of each order date in the run of a summary asset and report it.
+
+    ``table_name`` is both the derived table and its SQL file (``sales_daily.sql``, ...).
+    """
+    statements = Statements(query_engine, lake.glue_database)
+    days = list(context.partition_keys)
+    table, rows = refresh_order_dates(table_name, table_name, days, statements, lake, s3.get_client())
+    context.log.info("%s: rewrote %d partition(s), %d rows", table_name, len(days), sum(rows.values()))
     # The preview shows the last day refreshed (the only one for a single-partition run).
     preview = preview_metadata(table.preview(days[-1])) if days else MetadataValue.md("_no partitions_")
     return MaterializeResult(
@@ -75,13 +87,7 @@ def sales_daily(
     s3: S3Resource,
 ) -> MaterializeResult:
     """Rewrite the partition of each order date in the run (one, or a range in a backfill)."""
-    statements = Statements(query_engine, lake.glue_database)
-    days = list(context.partition_keys)
-    table, rows = refresh_order_dates(
-        SALES_DAILY_TABLE, "sales_daily", days, statements, lake, s3.get_client()
-    )
-    context.log.info("sales_daily: rewrote %d partition(s), %d rows", len(days), sum(rows.values()))
-    return _summary_result(table, days, rows, statements)
+    return materialize_summary(context, SALES_DAILY_TABLE, query_engine, lake, s3)
 
 
 @asset(
@@ -102,10 +108,4 @@ def sales_hourly(
     s3: S3Resource,
 ) -> MaterializeResult:
     """Rewrite the partition of each order date in the run."""
-    statements = Statements(query_engine, lake.glue_database)
-    days = list(context.partition_keys)
-    table, rows = refresh_order_dates(
-        SALES_HOURLY_TABLE, "sales_hourly", days, statements, lake, s3.get_client()
-    )
-    context.log.info("sales_hourly: rewrote %d partition(s), %d rows", len(days), sum(rows.values()))
-    return _summary_result(table, days, rows, statements)
+    return materialize_summary(context, SALES_HOURLY_TABLE, query_engine, lake, s3)

@@ -155,6 +155,13 @@ def state_key(lake: LakeResource, name: str) -> str:
     return f"{lake.derived_prefix}_state/{name}.json"
 
 
+def rows_written(result: QueryResult) -> int:
+    """The rows a CTAS or INSERT INTO wrote (its one answer row: Athena's UpdateCount), else 0."""
+    if result.rows and result.rows[0] and isinstance(result.rows[0][0], int):
+        return int(result.rows[0][0])
+    return 0
+
+
 @dataclass
 class DerivedTable:
     """A derived Parquet table partitioned by one day column, rewritten one partition at a time."""
@@ -212,7 +219,7 @@ class DerivedTable:
                     query=query,
                 )
                 self._exists = True
-                return self._written(result)
+                return rows_written(result)
             except QueryFailedError:
                 # Another run created the table in the meantime: fall through to the append path.
                 if not self.exists():
@@ -221,7 +228,7 @@ class DerivedTable:
         self.statements.run(
             "drop_partition", table=self.name, partition_column=self.partition_column, day=day
         )
-        return self._written(self.statements.run("insert_into", table=self.name, query=query))
+        return rows_written(self.statements.run("insert_into", table=self.name, query=query))
 
     def rows(self, day: str) -> QueryResult:
         """Every row of partition ``day``."""
@@ -234,13 +241,6 @@ class DerivedTable:
         return self.statements.run(
             "preview", table=self.name, partition_column=self.partition_column, day=day, limit=limit
         )
-
-    @staticmethod
-    def _written(result: QueryResult) -> int:
-        # CTAS and INSERT INTO answer one row with the number of rows written (Athena's UpdateCount).
-        if result.rows and result.rows[0] and isinstance(result.rows[0][0], int):
-            return int(result.rows[0][0])
-        return 0
 
 
 def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
