@@ -1,0 +1,297 @@
+"""The local data plane: the Pipe and Firehose stand-ins running together, with health and a status file.
+
+Embed it in any process::
+
+    plane = DataPlane(load_settings("local")).start()   # threads; returns at once
+    plane.health()        # {"pipe": {...}, "firehose": {...}, "alive": True, "uptime_s": ...}
+    plane.stop()          # stop reading, flush buffers, write checkpoints
+
+or run only the pumps in their own process (what the crash test kills with SIGKILL)::
+
+    python -m infra.local.dataplane [--status-every 5]
+
+It needs a provisioned emulator: the endpoint comes from the settings (the recorded emulator or
+``SALES_CDC_ENDPOINT_URL``), the Pipe and delivery stream names from the stack outputs. Checkpoints
+live in ``<state dir>/checkpoints/``; while running, a status file ``<state dir>/dataplane.json``
+(pid, endpoint, health) is rewritten every couple of seconds for ``sales-cdc local status``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+from infra.local.checkpoints import checkpoint_directory
+from infra.local.emulator import LOCAL_CREDENTIALS
+from infra.local.firehose import LocalFirehose
+from infra.local.pipes import LocalPipe, WireGetRecords
+from sales_cdc.settings import Settings, load_settings, state_dir
+
+STATUS_FILE = "dataplane.json"
+STATUS_EVERY_S = 2.0
+STATUS_STALE_S = 30.0  # a status older than this is not from a live data plane
+_DEFAULT = object()
+
+
+class DataPlaneError(RuntimeError):
+    """The data plane cannot start; the message says why and what to do."""
+
+
+def status_path() -> Path:
+    """Where a running data plane writes its status (``sales-cdc local status`` reads it)."""
+    return state_dir("local") / STATUS_FILE
+
+
+def client_factory(settings: Settings) -> Any:
+    """A function making boto3 clients for the deployment's endpoint (one session, created up front)."""
+    credentials = LOCAL_CREDENTIALS if settings.deployment == "local" else {}
+    session = boto3.session.Session(region_name=settings.region, **credentials)
+    # Our loops retry with backoff themselves; botocore only smooths over a single dropped connection.
+    config = Config(
+        retries={"max_attempts": 2, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=120,
+        max_pool_connections=4,
+        tcp_keepalive=True,
+        parameter_validation=False,  # requests are built here; validating 500-record puts costs CPU
+    )
+    lock = threading.Lock()  # creating clients from one session is not thread-safe
+
+    def make(service: str) -> Any:
+        with lock:
+            return session.client(service, endpoint_url=settings.endpoint_url, config=config)
+
+    return make
+
+
+class DataPlane:
+    """Both pumps of the local deployment; ``start()`` / ``stop()`` / ``health()``.
+
+    ``status_file`` (default ``<state dir>/dataplane.json``; None: no status file) is rewritten every
+    ``status_every_s`` seconds while running; ``checkpoint_dir`` defaults to ``<state dir>/checkpoints``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        checkpoint_dir: Path | None = None,
+        status_file: Path | None | object = _DEFAULT,
+        status_every_s: float = STATUS_EVERY_S,
+    ) -> None:
+        if settings.deployment != "local":
+            raise DataPlaneError(
+                f"the local data plane runs against the emulator, not deployment {settings.deployment!r}; "
+                "on AWS the Pipe and Firehose run in the cloud."
+            )
+        if not settings.endpoint_url:
+            raise DataPlaneError(
+                "no emulator endpoint is known: start the local stack with `sales-cdc local up` "
+                "(or set SALES_CDC_ENDPOINT_URL to a running emulator)."
+            )
+        self.settings = settings
+        self.checkpoint_dir = checkpoint_dir or checkpoint_directory(state_dir("local"))
+        self.status_file: Path | None = status_path() if status_file is _DEFAULT else status_file  # type: ignore[assignment]
+        self.status_every_s = status_every_s
+        clients = client_factory(settings)
+        wire = WireGetRecords(
+            settings.endpoint_url,
+            settings.region,
+            Credentials(LOCAL_CREDENTIALS["aws_access_key_id"], LOCAL_CREDENTIALS["aws_secret_access_key"]),
+        )
+        self.pipe = LocalPipe(settings.output("PipeName"), clients, self.checkpoint_dir, get_records=wire)
+        self.firehose = LocalFirehose(settings.output("DeliveryStreamName"), clients, self.checkpoint_dir)
+        self._started_at: float | None = None
+        self._stop_status = threading.Event()
+        self._status_thread: threading.Thread | None = None
+        self._stopped = False
+
+    def start(self) -> DataPlane:
+        """Start both pumps (and the status writer); returns at once.
+
+        Raises DataPlaneError when another data plane already runs with the same status file: two
+        would read the same streams and race on the same checkpoints.
+        """
+        if self.status_file is not None:
+            other = running_status(self.status_file)
+            if other and int(other["pid"]) != os.getpid():
+                raise DataPlaneError(
+                    f"a data plane is already running (pid {other['pid']}, status {self.status_file}), e.g. "
+                    "from `sales-cdc up` or `sales-cdc local up`; stop it first (`sales-cdc local down`)."
+                )
+        self._started_at = time.time()
+        self.firehose.start()
+        self.pipe.start()
+        if self.status_file is not None:
+            self._write_status(running=True)
+            self._status_thread = threading.Thread(
+                target=self._status_loop, name="dataplane-status", daemon=True
+            )
+            self._status_thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop reading, deliver and flush what was read, write checkpoints; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        deadline = time.monotonic() + timeout
+        # The Pipe first: what it already read goes to Kinesis; Firehose then flushes its buffers to S3.
+        self.pipe.stop(timeout=max(1.0, deadline - time.monotonic()))
+        self.firehose.stop(timeout=max(1.0, deadline - time.monotonic()))
+        self._stop_status.set()
+        if self._status_thread is not None:
+            self._status_thread.join(5.0)
+        if self.status_file is not None:
+            self._write_status(running=False)
+
+    def __enter__(self) -> DataPlane:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def alive(self) -> bool:
+        return self.pipe.alive and self.firehose.alive
+
+    def health(self) -> dict[str, Any]:
+        """Live health: per pump its state, events moved, lag (seconds) and error counts."""
+        return {
+            "alive": self.alive,
+            "uptime_s": round(time.time() - self._started_at, 1) if self._started_at else 0.0,
+            "pipe": self.pipe.health(),
+            "firehose": self.firehose.health(),
+        }
+
+    def _status_loop(self) -> None:
+        while not self._stop_status.wait(self.status_every_s):
+            try:
+                self._write_status(running=True)
+            except OSError as exc:  # a full disk must not stop the pumps
+                logging.getLogger(__name__).warning("cannot write %s: %s", self.status_file, exc)
+
+    def _write_status(self, running: bool) -> None:
+        assert self.status_file is not None
+        status = {
+            "pid": os.getpid(),
+            "running": running,
+            "started_at": self._started_at,
+            "updated_at": time.time(),
+            "endpoint": self.settings.endpoint_url,
+            "checkpoint_dir": str(self.checkpoint_dir),
+            "health": self.health(),
+        }
+        self.status_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.status_file.with_name(f".{self.status_file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(status, indent=1))
+        tmp.replace(self.status_file)
+
+
+def read_status(path: Path | None = None) -> dict[str, Any] | None:
+    """The last status a data plane wrote, or None."""
+    try:
+        return json.loads((path or status_path()).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    """True while a process runs (an exited child its parent has not reaped yet counts as gone)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        # Linux: a zombie has exited and flushed everything; only its parent's wait() is missing.
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def running_status(path: Path | None = None) -> dict[str, Any] | None:
+    """The status of a data plane that is running now (live pid, recent status), or None."""
+    status = read_status(path)
+    if not status or not status.get("running") or not pid_alive(int(status.get("pid", 0))):
+        return None
+    if time.time() - float(status.get("updated_at", 0)) > STATUS_STALE_S:
+        return None  # its status writer stopped: the process is hung or is not a data plane any more
+    return status
+
+
+def format_health(health: dict[str, Any]) -> str:
+    """One compact line of health for a terminal."""
+    pipe, firehose = health.get("pipe", {}), health.get("firehose", {})
+    errors = pipe.get("errors", 0) + firehose.get("errors", 0)
+    line = (
+        f"pipe {pipe.get('state', '?')}: {pipe.get('events_moved', 0):,} moved, "
+        f"lag {pipe.get('lag_s', 0):.1f} s"
+        f" | firehose {firehose.get('state', '?')}: {firehose.get('rows_delivered', 0):,} rows in "
+        f"{firehose.get('objects', 0):,} objects, {firehose.get('records_failed', 0):,} to errors, "
+        f"lag {firehose.get('lag_s', 0):.1f} s | errors {errors}"
+    )
+    if not health.get("alive", True):
+        line += " | NOT ALIVE"
+    last = pipe.get("last_error") or firehose.get("last_error")
+    if errors and last:
+        line += f" (last: {last[:120]})"
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run only the pumps until SIGTERM / Ctrl-C (``python -m infra.local.dataplane``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.local.dataplane", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--status-every", type=float, default=5.0, help="seconds between health lines (0: none)"
+    )
+    parser.add_argument(
+        "--log-file", type=Path, default=None, help="log file (default <state dir>/dataplane.log)"
+    )
+    args = parser.parse_args(argv)
+    log_file = args.log_file or state_dir("local") / "dataplane.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        filename=log_file, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        plane = DataPlane(load_settings("local")).start()
+    except Exception as exc:  # settings or endpoint missing: say so plainly
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"data plane running (pid {os.getpid()}); status in {plane.status_file}", flush=True)
+    every = args.status_every
+    while not stop.wait(every if every > 0 else 3600):
+        if every > 0:
+            print(time.strftime("%H:%M:%S ") + format_health(plane.health()), flush=True)
+    plane.stop()
+    print("data plane stopped: " + format_health(plane.health()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
