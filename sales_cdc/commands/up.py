@@ -141,8 +141,8 @@ def _raise_stop(signum: int, frame: object) -> None:
 )
 def up(ui_port: int | None, emulator_port: int | None, status_every: float) -> None:
     """Start the local product: embedded AWS, data plane and the Dagster UI (Ctrl-C stops all)."""
-    from infra.local.dataplane import DataPlane
-    from infra.local.provision import provision
+    from infra.local.dataplane import DataPlane, DataPlaneError, format_health
+    from infra.local.provision import ProvisionError, provision
 
     if ui_port is None:
         ui_port = free_port(DEFAULT_UI_PORT)
@@ -173,9 +173,13 @@ def up(ui_port: int | None, emulator_port: int | None, status_every: float) -> N
             )
         os.environ["SALES_CDC_ENDPOINT_URL"] = endpoint
         click.echo("Provisioning from infra/template.yaml:")
-        provision(endpoint, report=click.echo)
-        dataplane = DataPlane(load_settings("local"))
-        dataplane.start()
+        try:
+            provision(endpoint, report=click.echo)
+            dataplane = DataPlane(load_settings("local"))
+            dataplane.start()
+        except (ProvisionError, DataPlaneError) as exc:
+            dataplane = None
+            raise click.ClickException(str(exc)) from exc
         click.echo("Data plane: Pipe and Firehose stand-ins running.")
         dagster = start_dagster(ui_port, endpoint)
         url = f"http://{HOST}:{ui_port}"
@@ -188,7 +192,7 @@ def up(ui_port: int | None, emulator_port: int | None, status_every: float) -> N
         )
         while dagster.poll() is None:
             time.sleep(status_every)
-            click.echo(_health_line(dataplane.health()))
+            click.echo(time.strftime("%H:%M:%S ") + format_health(dataplane.health()))
         raise click.ClickException(f"dagster dev exited with code {dagster.returncode}; stopping the rest.")
     except (KeyboardInterrupt, _Stop):
         click.echo("\nStopping… (this takes a few seconds; everything started here is stopped)")
@@ -204,20 +208,3 @@ def up(ui_port: int | None, emulator_port: int | None, status_every: float) -> N
         if emulator is not None:
             emulator.stop()
         click.echo("Stopped.")
-
-
-def _health_line(health: dict) -> str:
-    """One line of data-plane health for the terminal: what moved, how far behind, what failed."""
-    pipe, firehose = health.get("pipe", {}), health.get("firehose", {})
-    line = (
-        f"pipe: {pipe.get('events_moved', 0)} moved, lag {pipe.get('lag_s', 0)} s, "
-        f"{pipe.get('errors', 0)} errors | firehose: {firehose.get('rows_delivered', 0)} rows in "
-        f"{firehose.get('objects', 0)} objects, {firehose.get('records_failed', 0)} failed, "
-        f"lag {firehose.get('lag_s', 0)} s, {firehose.get('errors', 0)} errors"
-    )
-    if not health.get("alive", True):
-        line += " | A PUMP HAS STOPPED: see `sales-cdc local status`"
-    last_error = pipe.get("last_error") or firehose.get("last_error")
-    if last_error:
-        line += f" | last error: {last_error}"
-    return time.strftime("%H:%M:%S ") + line
