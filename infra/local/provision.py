@@ -688,11 +688,14 @@ def _upload_lambda_package(c: _Clients, bucket: str, key: str) -> str:
     return digest
 
 
-def _stored_hash(c: _Clients, logical_id: str) -> str | None:
-    try:
-        return c.ssm.get_parameter(Name=_STATE_PREFIX + logical_id)["Parameter"]["Value"]
-    except ClientError:
-        return None
+def _stored_hashes(c: _Clients) -> dict[str, str]:
+    """Logical id -> hash of the properties last applied, from the emulator (one listing, not a call each)."""
+    pages = c.ssm.get_paginator("get_parameters_by_path").paginate(Path=_STATE_PREFIX.rstrip("/"))
+    return {
+        parameter["Name"][len(_STATE_PREFIX) :]: parameter["Value"]
+        for page in pages
+        for parameter in page["Parameters"]
+    }
 
 
 def provision(
@@ -747,6 +750,7 @@ def provision(
         )
 
     actions: dict[str, str] = {}
+    stored_hashes = _stored_hashes(clients)
     for logical_id in order:
         resource = template["Resources"][logical_id]
         kind = resource["Type"]
@@ -760,7 +764,7 @@ def provision(
             ).hexdigest()
             applier = APPLIERS[kind]
             existing = applier(clients, props, exists_only=True)
-            stored = _stored_hash(clients, logical_id)
+            stored = stored_hashes.get(logical_id)
             if existing is not None and stored == digest:
                 applied, action = existing, "unchanged"
             else:
