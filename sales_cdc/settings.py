@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,6 +147,27 @@ def _how_to_provide(deployment: str) -> str:
         "run `sales-cdc deploy --stack-name NAME` to create the stack and record its outputs, "
         f"or set SALES_CDC_OUTPUT_<NAME> environment variables (outputs file: {outputs_path('aws')})."
     )
+
+
+def provisioning_lock(deployment: str = "local") -> Path:
+    """The file ``sales-cdc up`` holds while it provisions, so Dagster can start alongside it."""
+    return state_dir(deployment) / "provisioning.lock"
+
+
+def wait_for_provisioning(deployment: str = "local", timeout: float = 120.0) -> None:
+    """Wait while a live process holds the provisioning lock (at most ``timeout`` seconds).
+
+    ``sales-cdc up`` starts Dagster while it provisions the emulator; the code location waits here
+    before reading the stack outputs, instead of loading without them.
+    """
+    lock = provisioning_lock(deployment)
+    deadline = time.monotonic() + timeout
+    while lock.exists() and time.monotonic() < deadline:
+        try:
+            os.kill(int(lock.read_text().strip() or 0), 0)
+        except (ValueError, OSError):
+            return  # a stale lock: its process is gone
+        time.sleep(0.1)
 
 
 def load_settings(deployment: str | None = None, *, require_outputs: bool = True) -> Settings:

@@ -33,3 +33,29 @@ def test_environment_overrides_single_outputs(tmp_path, monkeypatch) -> None:
     assert settings.bucket == "my-bucket"
     with pytest.raises(SettingsError, match="'GlueDatabaseName'"):
         settings.output("GlueDatabaseName")
+
+
+def test_the_code_location_waits_for_provisioning_in_progress(tmp_path, monkeypatch) -> None:
+    import os
+    import threading
+
+    from sales_cdc.settings import provisioning_lock, wait_for_provisioning
+
+    monkeypatch.setenv("SALES_CDC_HOME", str(tmp_path))
+    lock = provisioning_lock()
+    lock.parent.mkdir(parents=True)
+    lock.write_text(str(os.getpid()))  # a live holder
+    threading.Timer(0.3, lock.unlink).start()
+    wait_for_provisioning(timeout=30)
+    assert not lock.exists()  # it returned because provisioning finished, not before
+
+
+def test_a_stale_provisioning_lock_is_ignored(tmp_path, monkeypatch) -> None:
+    from sales_cdc.settings import provisioning_lock, wait_for_provisioning
+
+    monkeypatch.setenv("SALES_CDC_HOME", str(tmp_path))
+    lock = provisioning_lock()
+    lock.parent.mkdir(parents=True)
+    lock.write_text("999999999")  # no such process
+    wait_for_provisioning(timeout=30)
+    assert lock.exists()

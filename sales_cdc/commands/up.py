@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from infra.local.emulator import HOST, Emulator, EmulatorError, free_port, port_is_free, running_state
-from sales_cdc.settings import load_settings, project_root, state_dir
+from sales_cdc.settings import load_settings, project_root, provisioning_lock, state_dir
 
 DEFAULT_UI_PORT = 3000
 DAGSTER_YAML = """\
@@ -172,16 +172,24 @@ def up(ui_port: int | None, emulator_port: int | None, status_every: float) -> N
                 f"Embedded AWS: started at {endpoint}" + (f" ({emulator.note})" if emulator.note else "")
             )
         os.environ["SALES_CDC_ENDPOINT_URL"] = endpoint
+        # Dagster starts while the emulator is provisioned: its code location waits for the lock to go
+        # (sales_cdc.settings.wait_for_provisioning) before it reads the stack outputs.
+        lock = provisioning_lock("local")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        lock.write_text(str(os.getpid()))
+        dagster = start_dagster(ui_port, endpoint)
         click.echo("Provisioning from infra/template.yaml:")
         try:
             provision(endpoint, report=click.echo)
+            lock.unlink(missing_ok=True)
             dataplane = DataPlane(load_settings("local"))
             dataplane.start()
         except (ProvisionError, DataPlaneError) as exc:
             dataplane = None
             raise click.ClickException(str(exc)) from exc
+        finally:
+            lock.unlink(missing_ok=True)
         click.echo("Data plane: Pipe and Firehose stand-ins running.")
-        dagster = start_dagster(ui_port, endpoint)
         url = f"http://{HOST}:{ui_port}"
         wait_for_ui(url, dagster)
         click.secho(

@@ -32,7 +32,14 @@ from sales_cdc.resources.aws import (
 )
 from sales_cdc.resources.crawler import GlueCrawlerResource, LocalCrawlerResource
 from sales_cdc.resources.query_engine import AthenaQueryEngine, LocalQueryEngine
-from sales_cdc.settings import Settings, SettingsError, deployment_name, load_settings, outputs_path
+from sales_cdc.settings import (
+    Settings,
+    SettingsError,
+    deployment_name,
+    load_settings,
+    outputs_path,
+    wait_for_provisioning,
+)
 
 # The resource keys every part of the application uses (the contract between them).
 RESOURCE_KEYS = ("s3", "dynamodb", "glue", "sqs", "lake", "query_engine", "crawler")
@@ -103,6 +110,8 @@ def build_resources(deployment: str | None = None) -> dict[str, Any]:
     :class:`UnavailableResource` for the keys it cannot serve, carrying the reason and the fix.
     """
     deployment = deployment or deployment_name()
+    if deployment == "local":
+        wait_for_provisioning()  # `sales-cdc up` may still be provisioning while Dagster starts
     settings = load_settings(deployment, require_outputs=False)
     if deployment == "local" and not settings.endpoint_url:
         reason = (
