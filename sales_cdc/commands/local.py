@@ -26,6 +26,28 @@ UP_FILE = "up.json"
 DOWN_TIMEOUT_S = 60.0  # a clean stop flushes buffers and may wait for the last S3 writes
 
 
+def start_or_reuse_emulator(port: int | None) -> tuple[str, Emulator | None]:
+    """The recorded emulator if one runs, else a new one; returns its endpoint and the one started here.
+
+    Says which on the terminal and points this process's settings at it (SALES_CDC_ENDPOINT_URL).
+    """
+    emulator = None
+    recorded = running_state()
+    if recorded is not None:
+        endpoint = recorded["endpoint"]
+        click.echo(f"Embedded AWS: reusing the one running at {endpoint} (pid {recorded['pid']}).")
+    else:
+        emulator = Emulator(port=port, record=True, log_path=state_dir("local") / "emulator.log")
+        try:
+            emulator.start()
+        except EmulatorError as exc:
+            raise click.ClickException(str(exc)) from exc
+        endpoint = emulator.endpoint
+        click.echo(f"Embedded AWS: started at {endpoint}" + (f" ({emulator.note})" if emulator.note else ""))
+    os.environ["SALES_CDC_ENDPOINT_URL"] = endpoint
+    return endpoint, emulator
+
+
 def up_path() -> Path:
     """Where a running ``sales-cdc local up`` records its pid."""
     return state_dir("local") / UP_FILE
@@ -101,20 +123,7 @@ def up(emulator_port: int | None, status_every: float) -> None:
     interactive = sys.stdout.isatty()
     try:
         recorded = running_state()
-        if recorded is not None:
-            endpoint = recorded["endpoint"]
-            click.echo(f"Embedded AWS: reusing the one running at {endpoint} (pid {recorded['pid']}).")
-        else:
-            emulator = Emulator(port=emulator_port, record=True, log_path=home / "emulator.log")
-            try:
-                emulator.start()
-            except EmulatorError as exc:
-                raise click.ClickException(str(exc)) from exc
-            endpoint = emulator.endpoint
-            click.echo(
-                f"Embedded AWS: started at {endpoint}" + (f" ({emulator.note})" if emulator.note else "")
-            )
-        os.environ["SALES_CDC_ENDPOINT_URL"] = endpoint
+        endpoint, emulator = start_or_reuse_emulator(emulator_port)
         click.echo("Provisioning from infra/template.yaml:")
         try:
             provision(endpoint, report=click.echo)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from infra.local.emulator import HOST, Emulator, EmulatorError, free_port, port_is_free, running_state
+from infra.local.emulator import HOST, Emulator, free_port, port_is_free
 from sales_cdc.settings import load_settings, project_root, provisioning_lock, state_dir
 
 DEFAULT_UI_PORT = 3000
@@ -143,6 +143,7 @@ def up(ui_port: int | None, emulator_port: int | None, status_every: float) -> N
     """Start the local product: embedded AWS, data plane and the Dagster UI (Ctrl-C stops all)."""
     from infra.local.dataplane import DataPlane, DataPlaneError, format_health
     from infra.local.provision import ProvisionError, provision
+    from sales_cdc.commands.local import start_or_reuse_emulator
 
     if ui_port is None:
         ui_port = free_port(DEFAULT_UI_PORT)
@@ -157,21 +158,7 @@ def up(ui_port: int | None, emulator_port: int | None, status_every: float) -> N
     dagster: subprocess.Popen | None = None
     started = time.monotonic()
     try:
-        existing = running_state()
-        if existing is not None:
-            endpoint = existing["endpoint"]
-            click.echo(f"Embedded AWS: reusing the one running at {endpoint} (pid {existing['pid']}).")
-        else:
-            emulator = Emulator(port=emulator_port, log_path=state_dir("local") / "emulator.log")
-            try:
-                emulator.start()
-            except EmulatorError as exc:
-                raise click.ClickException(str(exc)) from exc
-            endpoint = emulator.endpoint
-            click.echo(
-                f"Embedded AWS: started at {endpoint}" + (f" ({emulator.note})" if emulator.note else "")
-            )
-        os.environ["SALES_CDC_ENDPOINT_URL"] = endpoint
+        endpoint, emulator = start_or_reuse_emulator(emulator_port)
         # Dagster starts while the emulator is provisioned: its code location waits for the lock to go
         # (sales_cdc.settings.wait_for_provisioning) before it reads the stack outputs.
         lock = provisioning_lock("local")
