@@ -42,7 +42,10 @@ ran longer than the function's Timeout), ``Lambda.JsonProcessingException`` (the
 JSON object with a ``records`` list), ``Lambda.ResponseSizeExceeded`` (over 6 MB),
 ``Lambda.MissingRecordId``, ``Lambda.DuplicatedRecordId``, ``Lambda.InvalidRecordResult``,
 ``Lambda.InvalidRecordData``, ``Lambda.ProcessingFailedStatus`` (the function said
-ProcessingFailed), ``DynamicPartitioning.PartitionKeyMissing``.
+ProcessingFailed), ``DynamicPartitioning.PartitionKeyMissing``. ``Lambda.InvalidRecordResult``,
+``Lambda.InvalidRecordData``, ``Lambda.ResponseSizeExceeded`` and
+``DynamicPartitioning.PartitionKeyMissing`` are this stand-in's own names (AWS's exact codes for
+those cases are not documented); the others follow AWS.
 
 Delivery is at-least-once: a Kinesis position is checkpointed only after every record up to it is in
 S3 (or was dropped), so a kill -9 loses nothing and re-delivers at most the unfinished buffers.
