@@ -186,10 +186,15 @@ def test_generator_from_the_ui_fills_the_summaries(stack: Stack) -> None:
 
     _wait(summaries_match, 300, "orders_current to equal DynamoDB", interval=3)
     print(f"\ngenerator materialization -> summaries visible: {time.monotonic() - launched:.1f} s")
-    sensor_runs = [
-        run for run in _runs(stack) if any(tag["key"] == "dagster/sensor_name" for tag in run["tags"])
-    ]
-    assert sensor_runs, "the refresh was not triggered by the sensor"
+
+    def finished_sensor_runs() -> list[dict] | None:
+        # The sensor may still launch follow-up runs (e.g. the order dates orders_current changed):
+        # wait until every run it launched so far has finished.
+        runs = [run for run in _runs(stack) if any(t["key"] == "dagster/sensor_name" for t in run["tags"])]
+        done = all(run["status"] in ("SUCCESS", "FAILURE", "CANCELED") for run in runs)
+        return runs if runs and done else None
+
+    sensor_runs = _wait(finished_sensor_runs, 180, "the sensor's runs to finish", interval=2)
     assert all(run["status"] == "SUCCESS" for run in sensor_runs), sensor_runs
 
 
