@@ -25,7 +25,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,3 +176,29 @@ def describe_checkpoints(directory: Path) -> list[dict[str, Any]]:
             continue
         found.append({"file": str(path), **data})
     return found
+
+
+def start_threads(loops: dict[str, Callable[[], None]]) -> list[threading.Thread]:
+    """Start one daemon thread per named loop of a pump; returns them."""
+    threads = [threading.Thread(target=loop, name=name, daemon=True) for name, loop in loops.items()]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def stop_threads(
+    threads: list[threading.Thread], stopping: threading.Event, abort: threading.Event, timeout: float
+) -> None:
+    """Ask a pump's threads to finish (flushing what they hold) within ``timeout``, then abort them.
+
+    What an aborted thread had not delivered was not checkpointed either, so it is read again on the
+    next start: at-least-once, nothing lost.
+    """
+    stopping.set()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(thread.is_alive() for thread in threads):
+        abort.set()
+        for thread in threads:
+            thread.join(5.0)

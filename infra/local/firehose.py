@@ -79,7 +79,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.local.checkpoints import CheckpointStore
+from infra.local.checkpoints import CheckpointStore, start_threads, stop_threads
 
 logger = logging.getLogger(__name__)
 
@@ -793,25 +793,18 @@ class LocalFirehose:
 
     def start(self) -> LocalFirehose:
         """Start the reader, processor and S3 writer threads (returns immediately)."""
-        self._threads = [
-            threading.Thread(target=self._guard(self._read_loop), name="firehose-reader", daemon=True),
-            threading.Thread(target=self._guard(self._process_loop), name="firehose-processor", daemon=True),
-            threading.Thread(target=self._guard(self._write_loop), name="firehose-s3-writer", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._threads = start_threads(
+            {
+                "firehose-reader": self._guard(self._read_loop),
+                "firehose-processor": self._guard(self._process_loop),
+                "firehose-s3-writer": self._guard(self._write_loop),
+            }
+        )
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop reading; process, write and checkpoint every buffered record (up to ``timeout`` s)."""
-        self._stopping.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if any(thread.is_alive() for thread in self._threads):
-            self._abort.set()  # what was not written is not checkpointed: read again next time
-            for thread in self._threads:
-                thread.join(5.0)
+        stop_threads(self._threads, self._stopping, self._abort, timeout)
         self.state = "STOPPED_LOCALLY"
 
     @property

@@ -53,7 +53,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from infra.local.checkpoints import CheckpointStore
+from infra.local.checkpoints import CheckpointStore, start_threads, stop_threads
 
 logger = logging.getLogger(__name__)
 
@@ -450,25 +450,14 @@ class LocalPipe:
 
     def start(self) -> LocalPipe:
         """Start the reader and writer threads (returns immediately)."""
-        self._threads = [
-            threading.Thread(target=self._guard(self._read_loop), name="pipe-reader", daemon=True),
-            threading.Thread(target=self._guard(self._write_loop), name="pipe-writer", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._threads = start_threads(
+            {"pipe-reader": self._guard(self._read_loop), "pipe-writer": self._guard(self._write_loop)}
+        )
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop reading, deliver and checkpoint what was read (up to ``timeout`` s), end the threads."""
-        self._stopping.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if any(thread.is_alive() for thread in self._threads):
-            # Undelivered records were not checkpointed: they are read again on the next start.
-            self._abort.set()
-            for thread in self._threads:
-                thread.join(5.0)
+        stop_threads(self._threads, self._stopping, self._abort, timeout)
         self.health_counters.state = "STOPPED_LOCALLY"
 
     @property
