@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import boto3  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
+from machine import MachineCpu, process_cpu_s  # noqa: E402
 
 from infra.local.dataplane import DataPlane, format_health  # noqa: E402
 from infra.local.emulator import LOCAL_CREDENTIALS, Emulator  # noqa: E402
@@ -154,6 +155,36 @@ def drain(settings: Settings, events: int, timeout: float) -> tuple[float, dict[
     return events / elapsed, milestones, health
 
 
+class CpuUsage:
+    """CPU seconds (emulator + this process) and host steal of the measurements of one round."""
+
+    def __init__(self, emulator_pid: int) -> None:
+        self.pid = emulator_pid
+        self.cpu: dict[str, list[float]] = {}
+        self.machine: dict[str, list[str]] = {}
+
+    def measure(self, name: str, function: Any, *args: Any) -> Any:
+        machine = MachineCpu.now()
+        before = time.process_time() + process_cpu_s(self.pid)
+        result = function(*args)
+        self.cpu.setdefault(name, []).append(time.process_time() + process_cpu_s(self.pid) - before)
+        self.machine.setdefault(name, []).append(MachineCpu.now().since(machine))
+        return result
+
+    def report(self, events: int) -> list[str]:
+        """Per measurement kind: CPU ms per event and what the host took meanwhile. When the host
+        steals CPU, the data plane (two busy processes) loses more wall time than the ceiling (one),
+        and its rate ratio falls towards the ratio of CPU per event."""
+        lines = []
+        for name, cpus in self.cpu.items():
+            figures = zip(cpus, self.machine[name], strict=True)
+            lines.append(
+                f"  CPU (emulator + pumps) per event, {name}: "
+                + ", ".join(f"{1000 * cpu / events:.2f} ms ({machine})" for cpu, machine in figures)
+            )
+        return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -186,11 +217,15 @@ def main() -> int:
             )
             events = summary.items_written
             stream = settings.output("OrdersStreamArn")
-            ceilings = {"boto3": [bare_read(emulator.endpoint, stream, events)]}
-            ceilings["wire"] = [bare_read_wire(emulator.endpoint, stream, events)]
-            ours, milestones, health = drain(settings, events, args.timeout)
-            ceilings["boto3"].append(bare_read(emulator.endpoint, stream, events))
-            ceilings["wire"].append(bare_read_wire(emulator.endpoint, stream, events))
+            assert emulator.process is not None
+            usage = CpuUsage(emulator.process.pid)
+            ceilings = {"boto3": [usage.measure("ceiling", bare_read, emulator.endpoint, stream, events)]}
+            ceilings["wire"] = [usage.measure("ceiling", bare_read_wire, emulator.endpoint, stream, events)]
+            ours, milestones, health = usage.measure("data plane", drain, settings, events, args.timeout)
+            ceilings["boto3"].append(usage.measure("ceiling", bare_read, emulator.endpoint, stream, events))
+            ceilings["wire"].append(
+                usage.measure("ceiling", bare_read_wire, emulator.endpoint, stream, events)
+            )
             in_s3 = rows_in_s3(emulator.endpoint, settings.bucket, settings.raw_cdc_prefix)
             if in_s3 < events:
                 raise SystemExit(f"only {in_s3} of {events} rows are in S3")
@@ -212,6 +247,7 @@ def main() -> int:
                 f"configured buffer intervals); {in_s3:,} rows in {health['firehose']['objects']} objects; "
                 f"{health['pipe']['batches']} Pipe batches",
             )
+            lines += usage.report(events)
             print("\n".join(lines), flush=True)
     finally:
         emulator.stop()

@@ -3,13 +3,15 @@
 Three parts, each usable on its own:
 
 - **catalog** — products with categories, list prices and price bands; customers from Faker.
-- **lifecycle** — :func:`plan_writes` turns a :class:`GeneratorConfig` into the exact sequence of
-  change events (INSERT new orders, MODIFY status transitions and corrections, REMOVE deletions).
-  It is pure: the same config (seed and start time) gives byte-identical items.
+- **lifecycle** — :func:`iter_writes` (and :func:`plan_writes`, its list) turns a
+  :class:`GeneratorConfig` into the exact sequence of change events (INSERT new orders, MODIFY
+  status transitions and corrections, REMOVE deletions). It is pure: the same config (seed and
+  start time) gives byte-identical items.
 - **writer** — :func:`generate_orders` validates, plans and writes with ``batch_write_item``
   (25 per request), retrying UnprocessedItems and throttling with exponential backoff and full
   jitter, optionally paced to a rate, with a few writer threads that each own a shard of the keys
-  so that an order's writes always land in plan order.
+  so that an order's writes always land in plan order. Planning runs alongside the writes: the
+  first requests go out while the rest of the run is still being planned.
 
 Every write is a full image: a MODIFY is a PutItem of the order's new state (so the stream carries
 complete NEW_AND_OLD_IMAGES) and always changes at least ``updatedAt`` and one business field,
@@ -26,7 +28,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -75,6 +77,9 @@ RETRYABLE_ERROR_CODES = frozenset(
 # keeps the request count bounded at high rates (the emulator pays ~4 ms per request) while
 # adding at most this much latency. Due times are absolute, so the pace never drifts.
 PACING_TICK_S = 0.05
+# Without a rate, planned events are queued for the writers in chunks of this many, so that the
+# first requests are sent while the rest of the run is still being planned.
+DISPATCH_CHUNK = 500
 # Without --days and without a rate, consecutive events are this far apart in simulated time,
 # roughly the pace the emulator accepts writes at.
 DEFAULT_EVENT_SPACING_MS = 1
@@ -624,7 +629,12 @@ def _discounted(price: Decimal, rng: random.Random) -> Decimal:
 
 
 def plan_writes(config: GeneratorConfig) -> list[PlannedWrite]:
-    """The complete, ordered sequence of change events for ``config`` (validated first).
+    """The complete, ordered sequence of change events for ``config`` (see :func:`iter_writes`)."""
+    return list(iter_writes(config))
+
+
+def iter_writes(config: GeneratorConfig) -> Iterator[PlannedWrite]:
+    """The ordered change events for ``config`` (validated first), produced one at a time.
 
     Pure and deterministic: all randomness comes from the seed, all timestamps from ``start``
     (``start=None`` means now, so pass it for byte-identical output). Every order starts with an
@@ -650,7 +660,6 @@ def plan_writes(config: GeneratorConfig) -> list[PlannedWrite]:
     open_orders, closed_orders = _Pool(), _Pool()
     state: dict[str, dict[str, Any]] = {}
     updated_ms: dict[str, int] = {}
-    writes: list[PlannedWrite] = []
 
     for seq in range(total):
         now = times[seq]
@@ -736,11 +745,10 @@ def plan_writes(config: GeneratorConfig) -> list[PlannedWrite]:
             (open_orders if in_open else closed_orders).remove(order_id)
             item = state.pop(order_id)
             del updated_ms[order_id]
-            writes.append(PlannedWrite(seq, "REMOVE", order_id, item))
+            yield PlannedWrite(seq, "REMOVE", order_id, item)
             continue
         state[order_id] = item
-        writes.append(PlannedWrite(seq, kind, order_id, item))
-    return writes
+        yield PlannedWrite(seq, kind, order_id, item)
 
 
 def expected_table(writes: Iterable[PlannedWrite]) -> dict[str, Mapping[str, Any]]:
@@ -935,31 +943,38 @@ def _request_key(request: Mapping[str, Any]) -> str:
 
 def write_planned(
     client: Any,
-    writes: Sequence[PlannedWrite],
+    writes: Iterable[PlannedWrite],
     config: GeneratorConfig,
     progress: Callable[[int], None] | None = None,
 ) -> GeneratorSummary:
     """Write planned events to ``config.table``; returns the summary or raises GeneratorWriteError.
 
-    ``config`` must be resolved (see :meth:`GeneratorConfig.resolved`). ``progress`` is called
-    from this thread with the number of writes acknowledged since its previous call.
+    ``writes`` is a list, or the iterator :func:`iter_writes` returns for ``config``: then planning
+    overlaps with writing (the first batches are on their way while later events are planned) and
+    the summary's planned counts come from :func:`planned_counts`. ``config`` must be resolved (see
+    :meth:`GeneratorConfig.resolved`). ``progress`` is called from this thread with the number of
+    writes acknowledged since its previous call.
     """
     assert config.seed is not None and config.start is not None, "pass a resolved config"
-    final = expected_table(writes)
-    created = {w.order_id for w in writes if w.kind == "INSERT"}
-    summary = GeneratorSummary(
-        table=config.table,
-        seed=config.seed,
-        start=iso_utc(_epoch_ms(config.start)),
-        planned=len(writes),
-        orders_created=len(created),
-        orders_deleted=sum(1 for w in writes if w.kind == "REMOVE"),
-        orders_in_table=len(final),
-    )
+    start = iso_utc(_epoch_ms(config.start))
+    summary = GeneratorSummary(table=config.table, seed=config.seed, start=start, planned=0)
+    if isinstance(writes, Sequence):
+        created = {w.order_id for w in writes if w.kind == "INSERT"}
+        summary.planned = len(writes)
+        summary.orders_created = len(created)
+        summary.orders_deleted = sum(1 for w in writes if w.kind == "REMOVE")
+        summary.orders_in_table = len(expected_table(writes))
+    else:  # iter_writes(config): exactly planned_counts(config), every INSERT a new order
+        counts = planned_counts(config)
+        summary.planned = sum(counts.values())
+        summary.orders_created = counts["INSERT"]
+        summary.orders_deleted = counts["REMOVE"]
+        summary.orders_in_table = counts["INSERT"] - counts["REMOVE"]
     shared = _Progress(summary)
     stop = threading.Event()
     workers = [_ShardWriter(i, client, config, shared, stop) for i in range(config.writers)]
     reported = 0
+    held: list[list[PlannedWrite]] = [[] for _ in workers]  # per shard: a last batch not yet full
 
     def report() -> None:
         nonlocal reported
@@ -969,8 +984,14 @@ def write_planned(
             progress(done - reported)
         reported = done
 
-    def dispatch(chunk: Sequence[PlannedWrite]) -> None:
-        for worker, batches in zip(workers, plan_batches(chunk, config.writers), strict=True):
+    def dispatch(chunk: Sequence[PlannedWrite], hold: bool = False) -> None:
+        """Queue ``chunk`` on the shards' writers. ``hold`` keeps each shard's last batch back when it
+        is not full, to be packed with the next chunk: every write of a key in it comes after every
+        earlier batch, and later writes of that key are packed after it, so order is kept."""
+        pending = [*itertools.chain.from_iterable(held), *chunk]  # held writes came first in the plan
+        shards = plan_batches(pending, config.writers)
+        for i, (worker, batches) in enumerate(zip(workers, shards, strict=True)):
+            held[i] = batches.pop() if hold and batches and len(batches[-1]) < BATCH_LIMIT else []
             for batch in batches:
                 worker.batches.put(batch)
 
@@ -979,8 +1000,17 @@ def write_planned(
         worker.start()
     try:
         if config.rate is None:
-            dispatch(writes)
+            # Planning overlaps with writing: a chunk is queued as soon as it is planned.
+            iterator = iter(writes)
+            while not stop.is_set():
+                chunk = list(itertools.islice(iterator, DISPATCH_CHUNK))
+                if not chunk:
+                    break
+                dispatch(chunk, hold=True)
+                report()
+            dispatch([])  # what was held back
         else:
+            writes = writes if isinstance(writes, Sequence) else list(writes)
             # Scheduled pacing: event i is due at started + i / rate. Each tick sends everything due,
             # so a slow tick is made up by the next one and the average rate does not drift.
             sent, last_dispatch = 0, 0.0
@@ -1039,5 +1069,4 @@ def generate_orders(
     validate_config(config)
     config = config.resolved()
     check_table(client, config.table)
-    writes = plan_writes(config)
-    return write_planned(client, writes, config, progress)
+    return write_planned(client, iter_writes(config), config, progress)

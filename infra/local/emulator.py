@@ -149,7 +149,8 @@ class Emulator:
     ``port=None`` takes SALES_CDC_EMULATOR_PORT or the first free port from 4566 (reported);
     ``port=0`` takes a free ephemeral port; an explicit port that is taken is an error.
     ``record=True`` writes the state file that
-    other processes use to find this emulator.
+    other processes use to find this emulator. ``fixes=False`` runs moto's server without the
+    fixes of :mod:`infra.local.moto_server` (the benchmarks use it to show what they change).
     """
 
     port: int | None = None
@@ -158,6 +159,7 @@ class Emulator:
     process: subprocess.Popen | None = None
     instance_id: str = ""
     note: str = ""
+    fixes: bool = True
 
     @property
     def endpoint(self) -> str:
@@ -193,7 +195,8 @@ class Emulator:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         env = dict(os.environ, MOTO_ALLOW_NONEXISTENT_REGION="true", PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
+            [sys.executable, "-m", "infra.local.moto_server" if self.fixes else "moto.server"]
+            + ["-H", HOST, "-p", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

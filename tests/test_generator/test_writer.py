@@ -9,11 +9,13 @@ import pytest
 
 from infra.local.emulator import Emulator
 from sales_cdc.generator import (
+    DISPATCH_CHUNK,
     GeneratorConfig,
     GeneratorConfigError,
     GeneratorWriteError,
     expected_table,
     generate_orders,
+    plan_batches,
     plan_writes,
 )
 
@@ -62,6 +64,35 @@ def test_every_write_lands_and_the_stream_shows_each_change_kind(
     for write in writes:
         per_order_plan.setdefault(write.order_id, []).append(write.kind)
     assert per_order_stream == per_order_plan
+
+
+def test_a_run_planned_while_it_is_written_keeps_order_per_order_and_full_batches(
+    dynamodb, orders_table: str, clean_emulator: Emulator, fault_injector
+) -> None:
+    # Several planning chunks, so that writes of one order span chunks and the shards' last batches
+    # are held back and filled from the next chunk.
+    run = config(orders_table, orders=None, events=4 * DISPATCH_CHUNK + 37, writers=3, update_ratio=0.45)
+    writes = plan_writes(run)
+    recorder = fault_injector(lambda n: None)
+
+    summary = generate_orders(recorder, run)
+
+    assert summary.items_written == summary.planned == len(writes)
+    assert summary.orders_in_table == len(expected_table(writes))
+    assert scan_table(dynamodb, orders_table) == expected_table(writes)
+    events = stream_event_names(dynamodb, clean_emulator.endpoint, orders_table)
+    per_order_stream: dict[str, list[str]] = {}
+    for name, order_id in events:
+        per_order_stream.setdefault(order_id, []).append(name)
+    per_order_plan: dict[str, list[str]] = {}
+    for write in writes:
+        per_order_plan.setdefault(write.order_id, []).append(write.kind)
+    assert per_order_stream == per_order_plan
+    # Chunk boundaries cost at most one request per shard compared with packing the whole plan at once.
+    sizes = [len(call[orders_table]) for call in recorder.calls]
+    assert sum(sizes) == len(writes)
+    whole_plan = sum(len(batches) for batches in plan_batches(writes, run.writers))
+    assert len(sizes) <= whole_plan + run.writers, (len(sizes), whole_plan)
 
 
 def test_same_seed_sends_the_same_sequence_of_writes(dynamodb, orders_table: str, fault_injector) -> None:
