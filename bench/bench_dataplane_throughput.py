@@ -69,31 +69,21 @@ def client(endpoint: str, service: str) -> Any:
 
 
 def bare_read(endpoint: str, stream_arn: str, events: int) -> float:
-    """The ceiling: read the whole stream with back-to-back get_records calls. Returns records/s."""
+    """The ceiling: read the whole stream with back-to-back boto3 get_records calls. Returns records/s."""
     streams = client(endpoint, "dynamodbstreams")
-    shards = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
-    started = time.perf_counter()
-    read = 0
-    for shard in shards:
-        iterator = streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            records = streams.get_records(ShardIterator=iterator, Limit=1000)
-            read += len(records["Records"])
-            if not records["Records"]:
-                break
-            iterator = records.get("NextShardIterator")
-    elapsed = time.perf_counter() - started
-    if read != events:
-        raise SystemExit(f"the stream holds {read} records, expected {events}")
-    return read / elapsed
+    return _read_loop(
+        streams, stream_arn, events, lambda iterator: streams.get_records(ShardIterator=iterator, Limit=1000)
+    )
 
 
 def bare_read_wire(endpoint: str, stream_arn: str, events: int) -> float:
     """The same loop with the Pipe's wire-level GetRecords (no botocore parsing). Returns records/s."""
-    streams = client(endpoint, "dynamodbstreams")
-    get_records = WireGetRecords(endpoint, REGION, Credentials(**_CREDENTIALS))
+    wire = WireGetRecords(endpoint, REGION, Credentials(**_CREDENTIALS))
+    return _read_loop(client(endpoint, "dynamodbstreams"), stream_arn, events, lambda it: wire(it, 1000))
+
+
+def _read_loop(streams: Any, stream_arn: str, events: int, get_records: Any) -> float:
+    """Read every shard from TRIM_HORIZON with ``get_records(iterator)``; returns records/s."""
     shards = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
     started = time.perf_counter()
     read = 0
@@ -102,7 +92,7 @@ def bare_read_wire(endpoint: str, stream_arn: str, events: int) -> float:
             StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         while iterator:
-            records = get_records(iterator, 1000)
+            records = get_records(iterator)
             read += len(records["Records"])
             if not records["Records"]:
                 break

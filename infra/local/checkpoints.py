@@ -15,6 +15,9 @@ no longer exists.
 
 Writes are atomic and durable: a temporary file is written and fsync'd, renamed over the old one, and
 the directory is fsync'd, so a kill -9 at any moment leaves either the old or the new checkpoint.
+
+Also here, what both pumps share: a shard's read state and which shards may be read now (a child
+after its parent), their threads' start and stop, and how AWS errors are reported.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -176,6 +181,51 @@ def describe_checkpoints(directory: Path) -> list[dict[str, Any]]:
             continue
         found.append({"file": str(path), **data})
     return found
+
+
+@dataclass
+class ShardReader:
+    """A pump's read state of one source shard."""
+
+    shard_id: str
+    parent_id: str | None
+    iterator: str | None = None
+    last_read: str | None = None  # sequence number of the last record read (for iterator renewal)
+    exhausted: bool = False  # closed and read to its end
+
+
+def ready_shards(
+    shards: dict[str, ShardReader], store: CheckpointStore, known: set[str]
+) -> list[ShardReader]:
+    """Shards to read now: not exhausted, and their parent (if still listed) read to its end first."""
+    ready = []
+    for shard in shards.values():
+        if shard.exhausted:
+            continue
+        parent = shard.parent_id
+        if parent and parent in known:
+            parent_shard = shards.get(parent)
+            parent_position = store.position(parent)
+            parent_done = (parent_shard is not None and parent_shard.exhausted) or (
+                parent_position is not None and parent_position.finished
+            )
+            if not parent_done:
+                continue  # keep per-key order: a child holds later changes of the parent's keys
+        ready.append(shard)
+    return ready
+
+
+def error_text(exc: BaseException) -> str:
+    """An AWS error as ``Code: message`` (any other exception as ``Type: text``)."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', '?')}: {error.get('Message', '')}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError, else ""."""
+    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
 
 
 def start_threads(loops: dict[str, Callable[[], None]]) -> list[threading.Thread]:

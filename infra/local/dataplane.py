@@ -34,7 +34,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from infra.local.checkpoints import checkpoint_directory
-from infra.local.emulator import LOCAL_CREDENTIALS
+from infra.local.emulator import LOCAL_CREDENTIALS, pid_alive
 from infra.local.firehose import LocalFirehose
 from infra.local.pipes import LocalPipe, WireGetRecords
 from sales_cdc.settings import Settings, load_settings, state_dir
@@ -206,23 +206,6 @@ def read_status(path: Path | None = None) -> dict[str, Any] | None:
         return json.loads((path or status_path()).read_text())
     except (OSError, ValueError):
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    """True while a process runs (an exited child its parent has not reaped yet counts as gone)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        # Linux: a zombie has exited and flushed everything; only its parent's wait() is missing.
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def running_status(path: Path | None = None) -> dict[str, Any] | None:

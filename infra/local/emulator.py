@@ -88,14 +88,21 @@ def _listener_owned_by(pid: int, port: int) -> bool:
         return True
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while a process runs (an exited child its parent has not reaped yet counts as gone)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        # Linux: a zombie has exited and flushed everything; only its parent's wait() is missing.
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def answers(endpoint: str, timeout: float = 1.0) -> bool:
@@ -125,7 +132,7 @@ def running_endpoint() -> str | None:
         state = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if not _pid_alive(int(state.get("pid", 0))):
+    if not pid_alive(int(state.get("pid", 0))):
         return None
     return state.get("endpoint")
 
@@ -139,7 +146,7 @@ def running_state() -> dict | None:
         state = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    return state if _pid_alive(int(state.get("pid", 0))) else None
+    return state if pid_alive(int(state.get("pid", 0))) else None
 
 
 @dataclass
@@ -281,9 +288,9 @@ def stop_recorded(timeout: float = 10.0) -> bool:
     except ProcessLookupError:
         return False
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _pid_alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.05)
-    if _pid_alive(pid):
+    if pid_alive(pid):
         os.killpg(pid, signal.SIGKILL)
     _state_file().unlink(missing_ok=True)
     return True

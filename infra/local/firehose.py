@@ -79,7 +79,15 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.local.checkpoints import CheckpointStore, start_threads, stop_threads
+from infra.local.checkpoints import (
+    CheckpointStore,
+    ShardReader,
+    error_code,
+    error_text,
+    ready_shards,
+    start_threads,
+    stop_threads,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -612,17 +620,6 @@ def _utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', '?')}: {error.get('Message', '')}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _error_code(exc: BaseException) -> str:
-    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
-
-
 def _backoff(attempt: int, cap: float = S3_BACKOFF_CAP_S) -> float:
     return min(cap, 0.1 * 2 ** max(0, attempt - 1)) * random.uniform(0.5, 1.0)  # noqa: S311
 
@@ -747,15 +744,6 @@ def object_name(config: DeliveryStreamConfig, arrival: datetime) -> str:
 
 
 @dataclass
-class _Shard:
-    shard_id: str
-    parent_id: str | None
-    iterator: str | None = None
-    last_read: str | None = None
-    exhausted: bool = False
-
-
-@dataclass
 class _Chunk:
     tracker: _Tracker
     records: list[_Record]
@@ -842,7 +830,7 @@ class LocalFirehose:
                 loop()
             except Exception as exc:
                 logger.exception("local firehose %s: %s crashed", self.delivery_stream_name, loop.__name__)
-                self.last_error = f"{loop.__name__} crashed: {_error_text(exc)}"
+                self.last_error = f"{loop.__name__} crashed: {error_text(exc)}"
                 self.state = "CRASHED"
                 self._abort.set()
                 self._stopping.set()
@@ -851,7 +839,7 @@ class LocalFirehose:
         return run
 
     def _note_error(self, counter: str, exc: BaseException | str) -> None:
-        text = exc if isinstance(exc, str) else _error_text(exc)
+        text = exc if isinstance(exc, str) else error_text(exc)
         self.counters[counter] += 1
         self.last_error = text
         logger.warning("local firehose %s: %s", self.delivery_stream_name, text)
@@ -868,7 +856,7 @@ class LocalFirehose:
             try:
                 config = read_delivery_stream_config(self._firehose, self.delivery_stream_name)
             except ClientError as exc:
-                if _error_code(exc) == "ResourceNotFoundException":
+                if error_code(exc) == "ResourceNotFoundException":
                     self._config, self.state = None, "NOT_FOUND"
                 else:
                     self._note_error("source_errors", exc)
@@ -887,7 +875,7 @@ class LocalFirehose:
                 except (ClientError, BotoCoreError, FirehoseConfigError) as exc:
                     self._function = None
                     self.state = "PROCESSOR_UNAVAILABLE"
-                    self.last_error = f"processor {config.processor.lambda_arn}: {_error_text(exc)}"
+                    self.last_error = f"processor {config.processor.lambda_arn}: {error_text(exc)}"
                     self._config = None
                     return None
             self._config, self.state = config, config.status
@@ -898,7 +886,7 @@ class LocalFirehose:
     def _read_loop(self) -> None:
         source_arn: str | None = None
         tracker: _Tracker | None = None
-        shards: dict[str, _Shard] = {}
+        shards: dict[str, ShardReader] = {}
         known: set[str] = set()
         shards_read_at = 0.0
         attempt = 0
@@ -930,9 +918,9 @@ class LocalFirehose:
                     for shard_id, parent_id in listed.items():
                         position = tracker.store.position(shard_id)
                         if shard_id not in shards and not (position and position.finished):
-                            shards[shard_id] = _Shard(shard_id, parent_id)
+                            shards[shard_id] = ShardReader(shard_id, parent_id)
                 got, full = 0, False
-                for shard in self._ready_shards(shards, tracker.store, known):
+                for shard in ready_shards(shards, tracker.store, known):
                     if self._stopping.is_set():
                         break
                     count = self._read_shard(source_arn, shard, tracker)
@@ -941,7 +929,7 @@ class LocalFirehose:
             except (ClientError, BotoCoreError) as exc:
                 attempt += 1
                 self._note_error("source_errors", exc)
-                if _error_code(exc) == "ResourceNotFoundException":
+                if error_code(exc) == "ResourceNotFoundException":
                     source_arn = None  # re-provisioned: a new stream incarnation, new checkpoints
                     self.config(refresh=True)
                 self._stopping.wait(_backoff(attempt))
@@ -967,22 +955,7 @@ class LocalFirehose:
                 return shards
             kwargs = {"NextToken": token}
 
-    @staticmethod
-    def _ready_shards(shards: dict[str, _Shard], store: CheckpointStore, known: set[str]) -> list[_Shard]:
-        ready = []
-        for shard in shards.values():
-            if shard.exhausted:
-                continue
-            parent = shard.parent_id
-            if parent and parent in known:
-                parent_shard = shards.get(parent)
-                position = store.position(parent)
-                if not ((parent_shard and parent_shard.exhausted) or (position and position.finished)):
-                    continue
-            ready.append(shard)
-        return ready
-
-    def _read_shard(self, stream_arn: str, shard: _Shard, tracker: _Tracker) -> int:
+    def _read_shard(self, stream_arn: str, shard: ShardReader, tracker: _Tracker) -> int:
         """One GetRecords call on a shard; queues what it got and returns how many records came back."""
         if shard.iterator is None:
             position = tracker.store.position(shard.shard_id)
@@ -998,7 +971,7 @@ class LocalFirehose:
                 ShardIterator=shard.iterator, Limit=GET_RECORDS_LIMIT, StreamARN=stream_arn
             )
         except ClientError as exc:
-            if _error_code(exc) == "ExpiredIteratorException":
+            if error_code(exc) == "ExpiredIteratorException":
                 shard.iterator = None
                 return 0
             raise
@@ -1162,7 +1135,7 @@ class LocalFirehose:
                 failure = exc
                 self._note_error("invocation_failures", f"processor {processor.lambda_arn}: {exc}")
             except (ClientError, BotoCoreError, FirehoseConfigError) as exc:
-                failure = InvocationError("Lambda.ResourceNotFound", _error_text(exc))
+                failure = InvocationError("Lambda.ResourceNotFound", error_text(exc))
                 self._note_error("invocation_failures", f"processor {processor.lambda_arn}: {failure}")
             if attempts <= processor.number_of_retries:
                 self._abort.wait(min(1.0, 0.05 * 2**attempts))
@@ -1264,7 +1237,7 @@ class LocalFirehose:
                 break
             except (ClientError, BotoCoreError) as exc:
                 attempt += 1
-                self._note_error("s3_errors", f"put s3://{item.bucket}/{item.key}: {_error_text(exc)}")
+                self._note_error("s3_errors", f"put s3://{item.bucket}/{item.key}: {error_text(exc)}")
                 self._abort.wait(_backoff(attempt))
         if item.error_type:
             self.counters["records_failed"] += item.records

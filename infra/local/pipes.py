@@ -53,7 +53,15 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from infra.local.checkpoints import CheckpointStore, start_threads, stop_threads
+from infra.local.checkpoints import (
+    CheckpointStore,
+    ShardReader,
+    error_code,
+    error_text,
+    ready_shards,
+    start_threads,
+    stop_threads,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -352,15 +360,6 @@ class WireGetRecords:
 
 
 @dataclass
-class _Shard:
-    shard_id: str
-    parent_id: str | None
-    iterator: str | None = None
-    last_read: str | None = None  # sequence number of the last record read (for iterator renewal)
-    exhausted: bool = False  # closed and read to its end
-
-
-@dataclass
 class _Chunk:
     """Records of one GetRecords answer, in order, and where to checkpoint them."""
 
@@ -395,17 +394,6 @@ class PipeHealth:
 
 def _backoff(attempt: int) -> float:
     return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempt - 1)) * random.uniform(0.5, 1.0)  # noqa: S311
-
-
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', '?')}: {error.get('Message', '')}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _error_code(exc: BaseException) -> str:
-    return exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
 
 
 class LocalPipe:
@@ -493,7 +481,7 @@ class LocalPipe:
                 loop()
             except Exception as exc:  # a bug: make it visible in health instead of dying silently
                 logger.exception("local pipe %s: %s crashed", self.pipe_name, loop.__name__)
-                self.health_counters.last_error = f"{loop.__name__} crashed: {_error_text(exc)}"
+                self.health_counters.last_error = f"{loop.__name__} crashed: {error_text(exc)}"
                 self.health_counters.state = "CRASHED"
                 self._abort.set()
                 self._stopping.set()
@@ -502,7 +490,7 @@ class LocalPipe:
         return run
 
     def _note_error(self, kind: str, exc: BaseException | str) -> None:
-        text = exc if isinstance(exc, str) else _error_text(exc)
+        text = exc if isinstance(exc, str) else error_text(exc)
         if kind == "source":
             self.health_counters.source_errors += 1
         else:
@@ -525,7 +513,7 @@ class LocalPipe:
                 self._config = read_pipe_config(self._pipes, self.pipe_name)
                 self.health_counters.state = self._config.current_state
             except ClientError as exc:
-                if _error_code(exc) in ("NotFoundException", "ResourceNotFoundException"):
+                if error_code(exc) in ("NotFoundException", "ResourceNotFoundException"):
                     self._config = None
                     self.health_counters.state = "NOT_FOUND"
                 else:
@@ -543,7 +531,7 @@ class LocalPipe:
     def _read_loop(self) -> None:
         source_arn: str | None = None
         store: CheckpointStore | None = None
-        shards: dict[str, _Shard] = {}
+        shards: dict[str, ShardReader] = {}
         known_ids: set[str] = set()
         fresh_start = False
         shards_read_at = 0.0
@@ -568,9 +556,9 @@ class LocalPipe:
                     for shard_id, parent_id in described.items():
                         position = store.position(shard_id)
                         if shard_id not in shards and not (position and position.finished):
-                            shards[shard_id] = _Shard(shard_id, parent_id)
+                            shards[shard_id] = ShardReader(shard_id, parent_id)
                 got, full = 0, False
-                for shard in self._ready_shards(shards, store, known_ids):
+                for shard in ready_shards(shards, store, known_ids):
                     if self._stopping.is_set() or not config.moving:
                         break
                     if shard.iterator is None:
@@ -583,7 +571,7 @@ class LocalPipe:
             except (ClientError, BotoCoreError) as exc:
                 attempt += 1
                 self._note_error("source", exc)
-                if _error_code(exc) == "ResourceNotFoundException":
+                if error_code(exc) == "ResourceNotFoundException":
                     self.config(refresh=True)  # the stream may have been replaced (re-provisioned)
                 self._stopping.wait(_backoff(attempt))
                 continue
@@ -614,29 +602,10 @@ class LocalPipe:
             if not start:
                 return shards
 
-    @staticmethod
-    def _ready_shards(shards: dict[str, _Shard], store: CheckpointStore, known: set[str]) -> list[_Shard]:
-        """Shards to read now: not exhausted, and their parent (if still listed) read to its end first."""
-        ready = []
-        for shard in shards.values():
-            if shard.exhausted:
-                continue
-            parent = shard.parent_id
-            if parent and parent in known:
-                parent_shard = shards.get(parent)
-                parent_position = store.position(parent)
-                parent_done = (parent_shard is not None and parent_shard.exhausted) or (
-                    parent_position is not None and parent_position.finished
-                )
-                if not parent_done:
-                    continue  # keep per-key order: a child holds later changes of the parent's keys
-            ready.append(shard)
-        return ready
-
     def _iterator(
         self,
         stream_arn: str,
-        shard: _Shard,
+        shard: ShardReader,
         store: CheckpointStore,
         known: set[str],
         fresh_start: bool,
@@ -657,7 +626,7 @@ class LocalPipe:
                 StreamArn=stream_arn, ShardId=shard.shard_id, ShardIteratorType=kind, **extra
             )["ShardIterator"]
         except ClientError as exc:
-            if _error_code(exc) == "TrimmedDataAccessException":
+            if error_code(exc) == "TrimmedDataAccessException":
                 # The checkpoint is older than the stream's retention: those records are gone.
                 self._note_error(
                     "source", f"records after {after} in {shard.shard_id} were trimmed; resuming"
@@ -667,12 +636,12 @@ class LocalPipe:
                 )["ShardIterator"]
             raise
 
-    def _read_shard(self, stream_arn: str, shard: _Shard, store: CheckpointStore) -> int:
+    def _read_shard(self, stream_arn: str, shard: ShardReader, store: CheckpointStore) -> int:
         """One GetRecords call on a shard; queues what it got and returns how many records came back."""
         try:
             response = self._get_records(shard.iterator, GET_RECORDS_LIMIT)
         except ClientError as exc:
-            if _error_code(exc) in ("ExpiredIteratorException", "TrimmedDataAccessException"):
+            if error_code(exc) in ("ExpiredIteratorException", "TrimmedDataAccessException"):
                 shard.iterator = None  # renewed from the last record read on the next round
                 return 0
             raise
@@ -800,7 +769,7 @@ class LocalPipe:
                     self.health_counters.put_calls += 1
                 except (ClientError, BotoCoreError) as exc:
                     self._note_error("target", exc)
-                    last_error = _error_text(exc)
+                    last_error = error_text(exc)
                     failed.extend(group)
                     continue
                 if response.get("FailedRecordCount"):

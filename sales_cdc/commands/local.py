@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 
-from infra.local.dataplane import pid_alive, running_status
-from infra.local.emulator import Emulator, EmulatorError, running_state, stop_recorded
+from infra.local.dataplane import running_status
+from infra.local.emulator import Emulator, EmulatorError, pid_alive, running_state, stop_recorded
 from sales_cdc.settings import SettingsError, load_settings, state_dir
 
 UP_FILE = "up.json"

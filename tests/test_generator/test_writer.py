@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pytest
@@ -39,6 +40,14 @@ def config(table: str, **changes) -> GeneratorConfig:
     return GeneratorConfig(**values)
 
 
+def kinds_per_order(events: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """(change kind, order id) pairs grouped as order id → its kinds, in the given order."""
+    grouped: dict[str, list[str]] = {}
+    for kind, order_id in events:
+        grouped.setdefault(order_id, []).append(kind)
+    return grouped
+
+
 def test_every_write_lands_and_the_stream_shows_each_change_kind(
     dynamodb, orders_table: str, clean_emulator: Emulator
 ) -> None:
@@ -57,13 +66,7 @@ def test_every_write_lands_and_the_stream_shows_each_change_kind(
     # planned order for every order.
     events = stream_event_names(dynamodb, clean_emulator.endpoint, orders_table)
     assert Counter(name for name, _ in events) == planned_kinds
-    per_order_stream: dict[str, list[str]] = {}
-    for name, order_id in events:
-        per_order_stream.setdefault(order_id, []).append(name)
-    per_order_plan: dict[str, list[str]] = {}
-    for write in writes:
-        per_order_plan.setdefault(write.order_id, []).append(write.kind)
-    assert per_order_stream == per_order_plan
+    assert kinds_per_order(events) == kinds_per_order((w.kind, w.order_id) for w in writes)
 
 
 def test_a_run_planned_while_it_is_written_keeps_order_per_order_and_full_batches(
@@ -81,13 +84,7 @@ def test_a_run_planned_while_it_is_written_keeps_order_per_order_and_full_batche
     assert summary.orders_in_table == len(expected_table(writes))
     assert scan_table(dynamodb, orders_table) == expected_table(writes)
     events = stream_event_names(dynamodb, clean_emulator.endpoint, orders_table)
-    per_order_stream: dict[str, list[str]] = {}
-    for name, order_id in events:
-        per_order_stream.setdefault(order_id, []).append(name)
-    per_order_plan: dict[str, list[str]] = {}
-    for write in writes:
-        per_order_plan.setdefault(write.order_id, []).append(write.kind)
-    assert per_order_stream == per_order_plan
+    assert kinds_per_order(events) == kinds_per_order((w.kind, w.order_id) for w in writes)
     # Chunk boundaries cost at most one request per shard compared with packing the whole plan at once.
     sizes = [len(call[orders_table]) for call in recorder.calls]
     assert sum(sizes) == len(writes)
