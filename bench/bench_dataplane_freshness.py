@@ -36,9 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import boto3  # noqa: E402
 
-from infra.local.dataplane import DataPlane, format_health  # noqa: E402
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator  # noqa: E402
-from infra.local.provision import REGION, provision  # noqa: E402
+from infra.clients import LOCAL_CREDENTIALS
+from local_aws.dataplane import DataPlane, format_health  # noqa: E402
+from local_aws.emulator import Emulator  # noqa: E402
+from local_aws.provision import REGION, provision  # noqa: E402
 from sales_cdc.generator import GeneratorConfig, plan_writes  # noqa: E402
 from sales_cdc.settings import Settings  # noqa: E402
 

@@ -45,10 +45,11 @@ import boto3  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 from machine import MachineCpu, process_cpu_s  # noqa: E402
 
-from infra.local.dataplane import DataPlane, format_health  # noqa: E402
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator  # noqa: E402
-from infra.local.pipes import WireGetRecords  # noqa: E402
-from infra.local.provision import REGION, provision  # noqa: E402
+from infra.clients import LOCAL_CREDENTIALS
+from local_aws.dataplane import DataPlane, format_health  # noqa: E402
+from local_aws.emulator import Emulator  # noqa: E402
+from local_aws.pipes import WireGetRecords  # noqa: E402
+from local_aws.provision import REGION, provision  # noqa: E402
 from sales_cdc.generator import GeneratorConfig, generate_orders  # noqa: E402
 from sales_cdc.settings import Settings  # noqa: E402
 

@@ -41,7 +41,8 @@ from faker import Faker  # noqa: E402
 from machine import MachineCpu, process_cpu_s  # noqa: E402
 
 from infra.cfn import load_template  # noqa: E402
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator, reset_emulator  # noqa: E402
+from infra.clients import LOCAL_CREDENTIALS
+from local_aws.emulator import Emulator, reset_emulator  # noqa: E402
 from sales_cdc.generator import CATALOG, GeneratorConfig, client_config, generate_orders  # noqa: E402
 
 TABLE = "orders"

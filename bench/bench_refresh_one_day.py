@@ -47,10 +47,11 @@ import boto3  # noqa: E402
 from dagster import DagsterInstance, materialize  # noqa: E402
 from dagster_aws.s3 import S3Resource  # noqa: E402
 
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator  # noqa: E402
-from infra.local.glue import LocalCrawler  # noqa: E402
-from infra.local.provision import provision  # noqa: E402
+from infra.clients import LOCAL_CREDENTIALS
 from lambda_transform.cdc_row import to_cdc_row  # noqa: E402
+from local_aws.emulator import Emulator  # noqa: E402
+from local_aws.glue import LocalCrawler  # noqa: E402
+from local_aws.provision import provision  # noqa: E402
 from sales_cdc.assets.analytics import cdc_event_stats, orders_current, sales_daily  # noqa: E402
 from sales_cdc.assets.analytics.tables import DerivedTable, Statements  # noqa: E402
 from sales_cdc.generator import iso_utc, to_attribute_values  # noqa: E402

@@ -88,8 +88,8 @@ class Lake:
     def __init__(self, name: str) -> None:
         import boto3
 
-        from infra.local.emulator import LOCAL_CREDENTIALS
-        from infra.local.provision import provision
+        from infra.clients import LOCAL_CREDENTIALS
+        from local_aws.provision import provision
         from sales_cdc.resources.aws import GlueResource, LakeResource, SQSResource
         from sales_cdc.settings import Settings
 

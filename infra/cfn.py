@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 TEMPLATE_PATH = Path(__file__).resolve().parent / "template.yaml"
+# The local deployment's parameter overrides (shorter buffers, so a laptop sees data in seconds).
+LOCAL_PARAMETERS_PATH = Path(__file__).resolve().parent / "parameters.local.json"
 
 _SHORT_TAGS = {
     "!Ref": "Ref",

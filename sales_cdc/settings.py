@@ -188,7 +188,7 @@ def load_settings(deployment: str | None = None, *, require_outputs: bool = True
             outputs[name] = env
     endpoint = os.environ.get("SALES_CDC_ENDPOINT_URL") or None
     if deployment == "local" and endpoint is None:
-        from infra.local.emulator import running_endpoint
+        from local_aws.emulator import running_endpoint
 
         endpoint = running_endpoint()
     # The region the stack was deployed to wins; then the environment.

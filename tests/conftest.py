@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator, reset_emulator
+from infra.clients import LOCAL_CREDENTIALS
+from local_aws.emulator import Emulator, reset_emulator
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +55,7 @@ def clean_emulator(emulator: Emulator, sales_cdc_home: Path) -> Emulator:
 @pytest.fixture
 def provisioned(clean_emulator: Emulator):
     """A freshly provisioned local deployment; returns its Settings."""
-    from infra.local.provision import provision
+    from local_aws.provision import provision
     from sales_cdc.settings import load_settings
 
     provision(clean_emulator.endpoint, report=lambda line: None)

@@ -60,7 +60,7 @@ def dynamodb_client(settings: Settings, writers: int) -> Any:
                 "the local emulator is not running; start it with `sales-cdc local up` "
                 "(or set SALES_CDC_ENDPOINT_URL to its endpoint)."
             )
-        from infra.local.emulator import LOCAL_CREDENTIALS
+        from infra.clients import LOCAL_CREDENTIALS
 
         return boto3.client("dynamodb", config=config, **settings.boto3_kwargs(), **LOCAL_CREDENTIALS)
     session = boto3.Session(profile_name=settings.profile_name)

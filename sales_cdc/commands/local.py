@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 
-from infra.local.dataplane import running_status
-from infra.local.emulator import Emulator, EmulatorError, pid_alive, running_state, stop_recorded
+from local_aws.dataplane import running_status
+from local_aws.emulator import Emulator, EmulatorError, pid_alive, running_state, stop_recorded
 from sales_cdc.settings import SettingsError, load_settings, state_dir
 
 UP_FILE = "up.json"
@@ -90,8 +90,8 @@ def up(emulator_port: int | None, status_every: float) -> None:
     """Start embedded AWS, provision it and run the data plane in the foreground (Ctrl-C stops)."""
     import logging
 
-    from infra.local.dataplane import DataPlane, format_health
-    from infra.local.provision import ProvisionError, provision
+    from local_aws.dataplane import DataPlane, format_health
+    from local_aws.provision import ProvisionError, provision
 
     existing_up = running_up()
     if existing_up:
@@ -184,7 +184,7 @@ def _write_up_record(endpoint: str, recorded: dict[str, Any] | None, emulator: E
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(as_json: bool) -> None:
     """Show the embedded AWS, a running `local up` and the data plane's health."""
-    from infra.local.dataplane import format_health, read_status
+    from local_aws.dataplane import format_health, read_status
 
     emulator = running_state()
     up_record = running_up()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from infra.local.emulator import HOST, Emulator, free_port, port_is_free
+from local_aws.emulator import HOST, Emulator, free_port, port_is_free
 from sales_cdc.settings import load_settings, project_root, provisioning_lock, state_dir
 
 DEFAULT_UI_PORT = 3000
@@ -141,8 +141,8 @@ def _raise_stop(signum: int, frame: object) -> None:
 )
 def up(ui_port: int | None, emulator_port: int | None, status_every: float) -> None:
     """Start the local product: embedded AWS, data plane and the Dagster UI (Ctrl-C stops all)."""
-    from infra.local.dataplane import DataPlane, DataPlaneError, format_health
-    from infra.local.provision import ProvisionError, provision
+    from local_aws.dataplane import DataPlane, DataPlaneError, format_health
+    from local_aws.provision import ProvisionError, provision
     from sales_cdc.commands.local import start_or_reuse_emulator
 
     if ui_port is None:

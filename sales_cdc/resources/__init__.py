@@ -55,7 +55,7 @@ def _client_config(settings: Settings) -> dict[str, Any]:
     """boto3 configuration shared by the client resources of a deployment."""
     config: dict[str, Any] = {"region_name": settings.region}
     if settings.deployment == "local":
-        from infra.local.emulator import LOCAL_CREDENTIALS
+        from infra.clients import LOCAL_CREDENTIALS
 
         # The emulator accepts any credentials; fixed ones keep boto3 from looking for real ones.
         config.update(endpoint_url=settings.endpoint_url, **LOCAL_CREDENTIALS)

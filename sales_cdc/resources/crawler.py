@@ -8,7 +8,7 @@ A crawl that fails or does not finish in time raises :class:`CrawlerError` /
 - :class:`GlueCrawlerResource` calls ``start_crawler``, waits (poll interval, timeout) and reads
   ``LastCrawl`` and the crawl metrics. If the crawler is already running it waits for that crawl to
   end and then starts its own, so the report always covers objects written before the call.
-- :class:`LocalCrawlerResource` runs :class:`infra.local.glue.LocalCrawler` against the emulator.
+- :class:`LocalCrawlerResource` runs :class:`local_aws.glue.LocalCrawler` against the emulator.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
 if TYPE_CHECKING:
-    from infra.local.glue import CrawlResult, LocalCrawler
+    from local_aws.glue import CrawlResult, LocalCrawler
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class LocalCrawlerResource(CrawlerResource):
         """The LocalCrawler behind this resource (created on first use)."""
         with self._lock:
             if self._crawler is None:
-                from infra.local.glue import LocalCrawler
+                from local_aws.glue import LocalCrawler
                 from sales_cdc.resources.query_engine import resolve_local_endpoint
 
                 endpoint = resolve_local_endpoint(self.endpoint_url)
@@ -111,7 +111,7 @@ class LocalCrawlerResource(CrawlerResource):
 
     def crawl(self) -> CrawlReport:
         """Crawl the crawler's S3 targets into the emulator's catalog."""
-        from infra.local.glue import CrawlError
+        from local_aws.glue import CrawlError
 
         started = time.monotonic()
         try:
@@ -274,7 +274,7 @@ def declare_target_table(glue: Any, crawler: dict[str, Any]) -> bool:
     """
     from botocore.exceptions import ClientError
 
-    from infra.local.glue import INPUT_FORMAT_TEXT, OUTPUT_FORMAT_TEXT, SERDE_OPENX_JSON
+    from infra.lake import INPUT_FORMAT_TEXT, OUTPUT_FORMAT_TEXT, SERDE_OPENX_JSON
     from lambda_transform.schema import CDC_COLUMNS, PARTITION_KEYS
 
     targets = crawler.get("Targets", {}).get("S3Targets", [])

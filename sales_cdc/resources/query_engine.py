@@ -6,7 +6,7 @@ chooses the implementation:
 
 - :class:`AthenaQueryEngine` runs the SQL on Amazon Athena through pyathena (workgroup, output
   location, polling with a timeout, cancellation on timeout).
-- :class:`LocalQueryEngine` runs it on :class:`infra.local.athena.LocalAthena`: DuckDB executing the
+- :class:`LocalQueryEngine` runs it on :class:`local_aws.athena.LocalAthena`: DuckDB executing the
   SQL translated by sqlglot, with tables and partitions from the emulator's Glue catalog.
 
 Both raise :class:`QueryFailedError` (with Athena's reason) when a statement fails and
@@ -27,7 +27,7 @@ from pydantic import Field, PrivateAttr
 if TYPE_CHECKING:
     import pandas as pd
 
-    from infra.local.athena import LocalAthena
+    from local_aws.athena import LocalAthena
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ class LocalQueryEngine(QueryEngineResource):
     """Athena SQL on the local engine (DuckDB over the emulator's Glue catalog and S3).
 
     ``endpoint_url`` defaults to the running local emulator (recorded by ``sales-cdc local up``).
-    One :class:`~infra.local.athena.LocalAthena` is kept per resource instance, so its cache of
+    One :class:`~local_aws.athena.LocalAthena` is kept per resource instance, so its cache of
     parsed S3 objects lives as long as the resource.
     """
 
@@ -161,7 +161,7 @@ class LocalQueryEngine(QueryEngineResource):
         """The LocalAthena behind this resource (created on first use)."""
         with self._lock:
             if self._engine is None:
-                from infra.local.athena import LocalAthena
+                from local_aws.athena import LocalAthena
 
                 self._engine = LocalAthena(
                     endpoint_url=resolve_local_endpoint(self.endpoint_url),

@@ -6,7 +6,7 @@ the values it needs as ``{placeholder}``; :func:`render` substitutes them, and e
 a *kind* fixed here (not by the caller) that decides how its value is validated and written:
 
 - names (``{database}``, ``{table}``, ``{raw_table}``, ``{source_table}``, ``{partition_column}``)
-  go through :mod:`sales_cdc.identifiers` and are written bare (the strict pattern makes quoting
+  go through :mod:`infra.lake` and are written bare (the strict pattern makes quoting
   unnecessary, and bare names work in Athena's Hive DDL and Trino DML alike);
 - ``{day}`` is a calendar date written as ``'YYYY-MM-DD'``; ``{days}`` is a
   non-empty list of them written as ``'d1', 'd2'`` (for ``IN (...)``);
@@ -17,7 +17,7 @@ a *kind* fixed here (not by the caller) that decides how its value is validated 
   integers;
 - ``{query}`` is a statement rendered from another file of this package (never caller text).
 
-A value that does not fit its kind raises :class:`~sales_cdc.identifiers.InvalidIdentifierError`
+A value that does not fit its kind raises :class:`~infra.lake.InvalidIdentifierError`
 before any SQL exists; a missing or unexpected placeholder raises :class:`SqlTemplateError`.
 """
 
@@ -29,7 +29,7 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-from sales_cdc.identifiers import (
+from infra.lake import (
     InvalidIdentifierError,
     quote_location,
     validate_column,

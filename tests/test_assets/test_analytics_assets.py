@@ -20,8 +20,8 @@ import boto3
 import pytest
 from dagster import AssetCheckSeverity, DagsterInstance, materialize
 
-from infra.local.emulator import reset_emulator
-from infra.local.provision import provision
+from local_aws.emulator import reset_emulator
+from local_aws.provision import provision
 from sales_cdc.assets.analytics import ANALYTICS_ASSETS, ANALYTICS_CHECKS, DAILY_PARTITIONS
 from sales_cdc.assets.analytics.cdc_event_stats import refresh_event_days
 from sales_cdc.assets.analytics.checks import (

@@ -20,9 +20,9 @@ from typing import Any
 from dagster import AssetMaterialization, materialize
 from dagster_aws.s3 import S3Resource
 
-from infra.local.emulator import LOCAL_CREDENTIALS
-from infra.local.glue import LocalCrawler
+from infra.clients import LOCAL_CREDENTIALS
 from lambda_transform.cdc_row import to_cdc_row
+from local_aws.glue import LocalCrawler
 from sales_cdc.assets.analytics.tables import plain
 from sales_cdc.generator import iso_utc, to_attribute_values
 from sales_cdc.resources.aws import DynamoDBResource, LakeResource

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from infra.lake import InvalidIdentifierError
 from sales_cdc.assets.analytics.orders_current import day_fingerprints
 from sales_cdc.assets.analytics.partitions import DEFAULT_PARTITIONS_START, partitions_start
 from sales_cdc.assets.analytics.reconciliation import (
@@ -14,7 +15,6 @@ from sales_cdc.assets.analytics.reconciliation import (
     expected_sales_daily,
 )
 from sales_cdc.assets.analytics.tables import delete_prefix, markdown_table
-from sales_cdc.identifiers import InvalidIdentifierError
 from sales_cdc.reports import HourFigures, ProductFigures, render_daily_chart
 from sales_cdc.resources.query_engine import QueryResult
 

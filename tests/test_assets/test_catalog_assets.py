@@ -16,8 +16,9 @@ import dagster as dg
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator, reset_emulator
+from infra.clients import LOCAL_CREDENTIALS
 from lambda_transform.schema import CDC_COLUMNS
+from local_aws.emulator import Emulator, reset_emulator
 from sales_cdc.assets.catalog import partition_repair, raw_orders_cdc
 from sales_cdc.resources import build_resources
 from sales_cdc.resources.aws import LakeResource
@@ -54,7 +55,7 @@ class LocalLake:
     """The module's provisioned lake: clients, resources, and raw objects written like Firehose's."""
 
     def __init__(self, endpoint: str) -> None:
-        from infra.local.provision import provision
+        from local_aws.provision import provision
 
         reset_emulator(endpoint)
         provision(endpoint, report=lambda line: None)

@@ -6,7 +6,8 @@ import boto3
 import dagster as dg
 import pytest
 
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator, reset_emulator
+from infra.clients import LOCAL_CREDENTIALS
+from local_aws.emulator import Emulator, reset_emulator
 from sales_cdc.assets.ingest import orders
 from sales_cdc.resources import build_resources
 from sales_cdc.settings import load_settings
@@ -15,7 +16,7 @@ from sales_cdc.settings import load_settings
 @pytest.fixture(scope="module")
 def local(emulator: Emulator) -> tuple[dict, object]:
     """Resources of a freshly provisioned local deployment, and a DynamoDB client."""
-    from infra.local.provision import provision
+    from local_aws.provision import provision
 
     reset_emulator(emulator.endpoint)
     provision(emulator.endpoint, report=lambda line: None)

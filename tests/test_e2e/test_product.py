@@ -21,7 +21,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from infra.local.emulator import LOCAL_CREDENTIALS, ephemeral_port
+from infra.clients import LOCAL_CREDENTIALS
+from local_aws.emulator import ephemeral_port
 
 pytestmark = pytest.mark.e2e
 
@@ -141,7 +142,7 @@ def _truth(stack: Stack) -> dict[str, str]:
 
 def _orders_current(stack: Stack) -> dict[str, str] | None:
     """order_id -> status from the orders_current table, through the local Athena engine."""
-    from infra.local.athena import LocalAthena
+    from local_aws.athena import LocalAthena
 
     outputs = json.loads((stack.home / "local" / "outputs.json").read_text())
     engine = LocalAthena(endpoint_url=stack.endpoint, region="us-east-1", credentials=LOCAL_CREDENTIALS)

@@ -12,7 +12,8 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from infra.cfn import load_template
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator
+from infra.clients import LOCAL_CREDENTIALS
+from local_aws.emulator import Emulator
 
 TABLE = "orders"
 

@@ -15,7 +15,7 @@ from .conftest import scan_table
 def test_generate_writes_to_the_provisioned_orders_table_and_reports_json(provisioned) -> None:
     import boto3
 
-    from infra.local.emulator import LOCAL_CREDENTIALS
+    from infra.clients import LOCAL_CREDENTIALS
 
     result = CliRunner().invoke(generate, ["--orders", "120", "--seed", "7", "--days", "3", "--json"])
 

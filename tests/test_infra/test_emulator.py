@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from infra.local.emulator import HOST, Emulator, EmulatorError, answers
+from local_aws.emulator import HOST, Emulator, EmulatorError, answers
 
 
 def test_answers_then_stops_without_leaving_a_process() -> None:
@@ -31,7 +31,7 @@ def test_a_taken_port_is_a_clear_error() -> None:
 
 def test_default_port_taken_moves_to_the_next_free_one_and_says_so(monkeypatch) -> None:
     monkeypatch.delenv("SALES_CDC_EMULATOR_PORT", raising=False)
-    import infra.local.emulator as module
+    import local_aws.emulator as module
 
     with socket.socket() as blocker:
         blocker.bind((HOST, 0))

@@ -13,8 +13,9 @@ from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import dynamo_type
 from moto.kinesis.models import Shard
 
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator
-from infra.local.moto_server import FIXED_MOTO_VERSIONS, ITEM_SIZE_LIMIT, apply_fixes
+from infra.clients import LOCAL_CREDENTIALS
+from local_aws.emulator import Emulator
+from local_aws.moto_server import FIXED_MOTO_VERSIONS, ITEM_SIZE_LIMIT, apply_fixes
 
 MOTO_ITEM_INIT = dynamo_type.Item.__init__
 MOTO_SHARD = {

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from infra.cfn import TEMPLATE_PATH, TemplateError, load_template, resolve_parameters
-from infra.local.emulator import LOCAL_CREDENTIALS
-from infra.local.provision import ProvisionError, load_local_parameters, provision
+from infra.clients import LOCAL_CREDENTIALS
+from local_aws.provision import ProvisionError, load_local_parameters, provision
 from sales_cdc.settings import REQUIRED_OUTPUTS, load_settings
 
 

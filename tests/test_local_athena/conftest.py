@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.local.athena import LocalAthena
+from local_aws.athena import LocalAthena
 from test_local_athena.lake import REGION, Lake
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import boto3
 
-from infra.local.emulator import LOCAL_CREDENTIALS
-from infra.local.glue import INPUT_FORMAT_TEXT, OUTPUT_FORMAT_TEXT, SERDE_OPENX_JSON
+from infra.clients import LOCAL_CREDENTIALS
+from infra.lake import INPUT_FORMAT_TEXT, OUTPUT_FORMAT_TEXT, SERDE_OPENX_JSON
 from lambda_transform.schema import CDC_COLUMNS, PARTITION_KEYS
 
 REGION = "us-east-1"

@@ -8,8 +8,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra.local.athena import LocalAthena
-from infra.local.emulator import LOCAL_CREDENTIALS, reset_emulator
+from infra.clients import LOCAL_CREDENTIALS
+from local_aws.athena import LocalAthena
+from local_aws.emulator import reset_emulator
 from sales_cdc.resources.query_engine import QueryFailedError
 from test_local_athena.lake import RAW_TABLE, REGION, Lake, cdc_row
 

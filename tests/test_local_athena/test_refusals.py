@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from infra.local.athena import LocalAthena
-from infra.local.emulator import reset_emulator
-from sales_cdc.identifiers import InvalidIdentifierError
+from infra.lake import InvalidIdentifierError
+from local_aws.athena import LocalAthena
+from local_aws.emulator import reset_emulator
 from sales_cdc.resources.query_engine import UnsupportedSqlError
 from test_local_athena.lake import RAW_TABLE, Lake
 

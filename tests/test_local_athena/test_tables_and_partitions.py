@@ -7,7 +7,7 @@ from decimal import Decimal
 import pyarrow.parquet as pq
 import pytest
 
-from infra.local.athena import LocalAthena
+from local_aws.athena import LocalAthena
 from sales_cdc.resources.query_engine import QueryFailedError, UnsupportedSqlError
 from test_local_athena.lake import RAW_PREFIX, RAW_TABLE, Lake, cdc_row
 

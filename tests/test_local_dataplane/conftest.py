@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.local.emulator import LOCAL_CREDENTIALS
+from infra.clients import LOCAL_CREDENTIALS
 from sales_cdc.settings import Settings
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.checkpoints import CheckpointError, CheckpointStore, ShardPosition
+from local_aws.checkpoints import CheckpointError, CheckpointStore, ShardPosition
 
 
 def test_positions_survive_a_new_store_and_never_move_backwards(tmp_path: Path) -> None:

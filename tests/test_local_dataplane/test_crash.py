@@ -21,7 +21,7 @@ EVENTS_PER_ROUND = 1_000
 
 
 class DataPlaneProcess:
-    """``python -m infra.local.dataplane`` as a child process that the test can SIGKILL."""
+    """``python -m local_aws.dataplane`` as a child process that the test can SIGKILL."""
 
     def __init__(self, log: Path) -> None:
         self.log = log
@@ -32,7 +32,7 @@ class DataPlaneProcess:
         self.starts += 1
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "infra.local.dataplane", "--status-every", "0"],
+                [sys.executable, "-m", "local_aws.dataplane", "--status-every", "0"],
                 cwd=project_root(),
                 env=dict(os.environ),  # SALES_CDC_HOME and SALES_CDC_ENDPOINT_URL of the test session
                 stdout=out,

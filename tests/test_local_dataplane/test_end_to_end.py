@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from infra.local.dataplane import DataPlane, format_health
+from local_aws.dataplane import DataPlane, format_health
 from sales_cdc.generator import GeneratorConfig, generate_orders
 from sales_cdc.settings import Settings
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from infra.cfn import TEMPLATE_PATH
-from infra.local.dataplane import DataPlane, format_health
-from infra.local.emulator import Emulator
-from infra.local.provision import provision
+from local_aws.dataplane import DataPlane, format_health
+from local_aws.emulator import Emulator
+from local_aws.provision import provision
 from sales_cdc.generator import GeneratorConfig, generate_orders
 from sales_cdc.settings import load_settings
 

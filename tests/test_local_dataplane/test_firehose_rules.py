@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.firehose import (
+from local_aws.firehose import (
     DeliveryStreamConfig,
     FirehoseConfigError,
     InvocationError,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.pipes import (
+from local_aws.pipes import (
     PartitionKeyError,
     PipeConfig,
     PipeConfigError,

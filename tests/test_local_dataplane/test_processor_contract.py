@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.dataplane import DataPlane, format_health
+from local_aws.dataplane import DataPlane, format_health
 from sales_cdc.settings import Settings
 
 from . import processors

@@ -10,9 +10,9 @@ import pytest
 from test_local_athena.lake import RAW_TABLE, REGION, Lake, cdc_row
 
 from infra.cfn import load_template
-from infra.local.athena import LocalAthena
-from infra.local.glue import CrawlError, LocalCrawler
 from lambda_transform.schema import CDC_COLUMNS
+from local_aws.athena import LocalAthena
+from local_aws.glue import CrawlError, LocalCrawler
 
 CRAWLER = "raw-cdc"
 DAY1, DAY2 = "2026-11-20", "2026-11-21"

@@ -12,7 +12,7 @@ import pytest
 from botocore.stub import Stubber
 from test_local_athena.lake import REGION, Lake, cdc_row
 
-from infra.local.emulator import LOCAL_CREDENTIALS
+from infra.clients import LOCAL_CREDENTIALS
 from sales_cdc.resources.crawler import (
     CrawlerError,
     CrawlerTimeoutError,

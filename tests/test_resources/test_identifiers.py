@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sales_cdc.identifiers import (
+from infra.lake import (
     InvalidIdentifierError,
     partition_spec_sql,
     qualified_table,

@@ -15,7 +15,7 @@ from botocore.stub import ANY, Stubber
 from dagster import asset, materialize
 from test_local_athena.lake import RAW_TABLE, REGION, cdc_row
 
-from infra.local.emulator import LOCAL_CREDENTIALS
+from infra.clients import LOCAL_CREDENTIALS
 from sales_cdc.resources.query_engine import (
     AthenaQueryEngine,
     LocalQueryEngine,

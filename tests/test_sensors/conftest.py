@@ -16,8 +16,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.local.emulator import LOCAL_CREDENTIALS, Emulator, reset_emulator
+from infra.clients import LOCAL_CREDENTIALS
 from lambda_transform.schema import PARTITION_KEYS
+from local_aws.emulator import Emulator, reset_emulator
 from sales_cdc.resources import build_resources
 from sales_cdc.resources.aws import LakeResource
 from sales_cdc.settings import Settings, load_settings
@@ -25,7 +26,7 @@ from sales_cdc.settings import Settings, load_settings
 
 def reset_and_provision(endpoint: str) -> Settings:
     """A freshly provisioned local deployment on the session emulator, able to take raw objects."""
-    from infra.local.provision import provision
+    from local_aws.provision import provision
 
     reset_emulator(endpoint)
     provision(endpoint, report=lambda line: None)

@@ -6,7 +6,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from sales_cdc.identifiers import InvalidIdentifierError
+from infra.lake import InvalidIdentifierError
 from sales_cdc.sql import PLACEHOLDER_KINDS, RenderedQuery, SqlTemplateError, placeholders, render, sql_files
 
 # A valid value for every placeholder kind, to render each file for parsing.

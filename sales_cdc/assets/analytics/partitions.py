@@ -20,7 +20,7 @@ from datetime import date
 
 from dagster import DailyPartitionsDefinition
 
-from sales_cdc.identifiers import InvalidIdentifierError
+from infra.lake import InvalidIdentifierError
 
 DEFAULT_PARTITIONS_START = "2026-01-01"
 PARTITIONS_START_ENV = "SALES_CDC_PARTITIONS_START"

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
-from sales_cdc.identifiers import (
+from infra.lake import (
     InvalidIdentifierError,
     quote_identifier,
     validate_database,

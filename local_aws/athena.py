@@ -53,7 +53,7 @@ Anything else (``CREATE EXTERNAL TABLE``, views, ``UPDATE``/``DELETE``/``MERGE``
 ``format_datetime``, ``with_timezone`` or ``map_agg``, a division whose operand types cannot be
 determined...) fails with :class:`UnsupportedSqlError` or :class:`QueryFailedError` naming the
 construct, before any data is written. Every database and table name and every partition value taken
-from SQL is validated by :mod:`sales_cdc.identifiers` first, and so is every column name read from
+from SQL is validated by :mod:`infra.lake` first, and so is every column name read from
 the catalog.
 
 Known differences that remain: approximate aggregates (``approx_percentile``, ``approx_distinct``)
@@ -95,8 +95,8 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.schema import MappingSchema
 
-from infra.local.emulator import LOCAL_CREDENTIALS
-from infra.local.glue import (
+from infra.clients import LOCAL_CREDENTIALS, boto3_clients
+from infra.lake import (
     HIVE_DEFAULT_PARTITION,
     INPUT_FORMAT_PARQUET,
     OUTPUT_FORMAT_PARQUET,
@@ -106,7 +106,6 @@ from infra.local.glue import (
     as_folder,
     batch_create_partitions,
     batch_delete_partitions,
-    boto3_clients,
     get_partitions,
     glue_type_to_arrow,
     glue_type_to_sql,
@@ -119,8 +118,6 @@ from infra.local.glue import (
     partition_input,
     s3_uri,
     table_format,
-)
-from sales_cdc.identifiers import (
     validate_column,
     validate_database,
     validate_partition_value,

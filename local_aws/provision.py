@@ -24,6 +24,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.cfn import (
+    LOCAL_PARAMETERS_PATH,
     TEMPLATE_PATH,
     Resolver,
     TemplateError,
@@ -33,9 +34,8 @@ from infra.cfn import (
     references,
     resolve_parameters,
 )
-from infra.local.emulator import LOCAL_CREDENTIALS
+from infra.clients import LOCAL_CREDENTIALS
 
-LOCAL_PARAMETERS_PATH = Path(__file__).resolve().parent / "parameters.json"
 ACCOUNT_ID = "123456789012"  # moto's default account
 REGION = "us-east-1"
 STACK_NAME = "sales-cdc-local"
@@ -709,7 +709,7 @@ def provision(
 ) -> ProvisionResult:
     """Apply the template to the emulator at ``endpoint``; returns the outputs and what changed.
 
-    ``parameter_overrides`` default to ``infra/local/parameters.json``. Raises TemplateError for a
+    ``parameter_overrides`` default to ``infra/parameters.local.json``. Raises TemplateError for a
     malformed template or an unsupported resource type (before anything is applied) and
     ProvisionError when applying a resource fails (naming it and what was applied before it).
     """

@@ -19,10 +19,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.clients import LOCAL_CREDENTIALS  # noqa: F401 - re-exported for the embedded AWS's users
+
 HOST = "127.0.0.1"  # never 0.0.0.0: the emulator accepts any credentials
 DEFAULT_PORT = 4566
-# The emulator accepts any credentials; these keep boto3 from looking for real ones.
-LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
 class EmulatorError(RuntimeError):
@@ -157,7 +157,7 @@ class Emulator:
     ``port=0`` takes a free ephemeral port; an explicit port that is taken is an error.
     ``record=True`` writes the state file that
     other processes use to find this emulator. ``fixes=False`` runs moto's server without the
-    fixes of :mod:`infra.local.moto_server` (the benchmarks use it to show what they change).
+    fixes of :mod:`local_aws.moto_server` (the benchmarks use it to show what they change).
     """
 
     port: int | None = None
@@ -202,7 +202,7 @@ class Emulator:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         env = dict(os.environ, MOTO_ALLOW_NONEXISTENT_REGION="true", PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local.moto_server" if self.fixes else "moto.server"]
+            [sys.executable, "-m", "local_aws.moto_server" if self.fixes else "moto.server"]
             + ["-H", HOST, "-p", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,

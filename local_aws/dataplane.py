@@ -8,7 +8,7 @@ Embed it in any process::
 
 or run only the pumps in their own process (what the crash test kills with SIGKILL)::
 
-    python -m infra.local.dataplane [--status-every 5]
+    python -m local_aws.dataplane [--status-every 5]
 
 It needs a provisioned emulator: the endpoint comes from the settings (the recorded emulator or
 ``SALES_CDC_ENDPOINT_URL``), the Pipe and delivery stream names from the stack outputs. Checkpoints
@@ -33,10 +33,11 @@ import boto3
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from infra.local.checkpoints import checkpoint_directory
-from infra.local.emulator import LOCAL_CREDENTIALS, pid_alive
-from infra.local.firehose import LocalFirehose
-from infra.local.pipes import LocalPipe, WireGetRecords
+from infra.clients import LOCAL_CREDENTIALS
+from local_aws.checkpoints import checkpoint_directory
+from local_aws.emulator import pid_alive
+from local_aws.firehose import LocalFirehose
+from local_aws.pipes import LocalPipe, WireGetRecords
 from sales_cdc.settings import Settings, load_settings, state_dir
 
 STATUS_FILE = "dataplane.json"
@@ -238,9 +239,9 @@ def format_health(health: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run only the pumps until SIGTERM / Ctrl-C (``python -m infra.local.dataplane``)."""
+    """Run only the pumps until SIGTERM / Ctrl-C (``python -m local_aws.dataplane``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m infra.local.dataplane", description=__doc__.splitlines()[0]
+        prog="python -m local_aws.dataplane", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
         "--status-every", type=float, default=5.0, help="seconds between health lines (0: none)"

@@ -6,7 +6,7 @@ honours:
 
 - the Kinesis source (``KinesisStreamSourceDescription.KinesisStreamARN``): every shard is read
   (``list_shards``, TRIM_HORIZON on the first start, a child shard after its parent) with a durable
-  checkpoint per shard (:mod:`infra.local.checkpoints`);
+  checkpoint per shard (:mod:`local_aws.checkpoints`);
 - the Lambda processor (``ProcessingConfiguration``): records are buffered by its
   ``BufferSizeInMBs`` / ``BufferIntervalInSeconds`` (counted from the oldest record's approximate
   arrival timestamp, the one Firehose reports to the processor); its ``LambdaArn`` is resolved with
@@ -79,7 +79,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra.local.checkpoints import (
+from local_aws.checkpoints import (
     CheckpointStore,
     ShardReader,
     error_code,

@@ -20,7 +20,7 @@ Each record is delivered as the JSON AWS Pipes sends for a DynamoDB stream sourc
 ``ApproximateCreationDateTime`` as epoch seconds, a number) and ``eventSourceARN`` (the stream ARN).
 
 Delivery is at-least-once: per shard, the sequence number of the last record Kinesis acknowledged is
-checkpointed durably (:mod:`infra.local.checkpoints`); after a crash reading resumes after it.
+checkpointed durably (:mod:`local_aws.checkpoints`); after a crash reading resumes after it.
 
 Shards are handled generally (paginated ``describe_stream``, closed shards read to their end, a child
 shard read only after its parent), although moto's streams have a single shard that never closes.
@@ -53,7 +53,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from infra.local.checkpoints import (
+from local_aws.checkpoints import (
     CheckpointStore,
     ShardReader,
     error_code,

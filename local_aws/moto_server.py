@@ -1,8 +1,8 @@
 """The embedded AWS's entry point: moto's server, with one cost of moto's fixed.
 
-``python -m infra.local.moto_server -H 127.0.0.1 -p PORT`` runs ``moto.server`` exactly as
+``python -m local_aws.moto_server -H 127.0.0.1 -p PORT`` runs ``moto.server`` exactly as
 ``python -m moto.server`` would, after :func:`apply_fixes`. It is what
-:class:`infra.local.emulator.Emulator` starts.
+:class:`local_aws.emulator.Emulator` starts.
 
 The fixes (same behaviour, less CPU):
 
@@ -59,7 +59,7 @@ def apply_fixes() -> list[str]:
         dict.update(self.attrs, converted)  # already measured: skip the per-attribute re-measuring
 
     item_init.__qualname__ = "Item.__init__"
-    item_init.__doc__ = "moto's Item.__init__, the 400 KB check made once per item (infra.local.moto_server)."
+    item_init.__doc__ = "moto's Item.__init__, the 400 KB check made once per item (local_aws.moto_server)."
     dynamo_type.Item.__init__ = item_init  # type: ignore[method-assign]
     return [
         "DynamoDB items: size limit checked once per item instead of once per attribute",
@@ -100,7 +100,7 @@ def _fix_kinesis_shard() -> list[str]:
         ("get_records", get_records),
     ]:
         function.__qualname__ = f"Shard.{name}"
-        function.__doc__ = f"moto's Shard.{name} without the full scan (infra.local.moto_server)."
+        function.__doc__ = f"moto's Shard.{name} without the full scan (local_aws.moto_server)."
         setattr(Shard, name, function)
     return [
         "Kinesis shards: highest and lowest sequence number read in constant time",
