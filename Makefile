@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 ## Start the embedded AWS, the local data plane and the Dagster UI (Ctrl-C stops everything).
+## Other ports: `make run UI_PORT=3310 EMULATOR_PORT=4599` (each passed on only when set).
 run: $(STAMP)
-	$(BIN)/sales-cdc up
+	$(BIN)/sales-cdc up $(if $(UI_PORT),--ui-port $(UI_PORT)) $(if $(EMULATOR_PORT),--emulator-port $(EMULATOR_PORT))
 
 ## Run the whole test suite (unit, integration against the emulator, end-to-end).
 test: $(STAMP)

@@ -38,8 +38,8 @@ import boto3  # noqa: E402
 
 from infra.clients import LOCAL_CREDENTIALS
 from local_aws.dataplane import DataPlane, format_health  # noqa: E402
-from local_aws.emulator import Emulator  # noqa: E402
 from local_aws.provision import REGION, provision  # noqa: E402
+from local_aws.server import Emulator  # noqa: E402
 from sales_cdc.generator import GeneratorConfig, plan_writes  # noqa: E402
 from sales_cdc.settings import Settings  # noqa: E402
 
@@ -112,7 +112,7 @@ def main() -> int:
 
     emulator = Emulator(port=None, record=False).start()
     try:
-        result = provision(emulator.endpoint, report=lambda line: None, write_settings=False)
+        result = provision(emulator.endpoint, report=lambda line: None)
         settings = Settings("local", REGION, emulator.endpoint, None, result.outputs)
         waits = configured_waits(settings)
         config = GeneratorConfig(
@@ -125,7 +125,13 @@ def main() -> int:
         written: dict[str, float] = {}
         arrived: dict[str, float] = {}
         with tempfile.TemporaryDirectory() as checkpoints:
-            plane = DataPlane(settings, checkpoint_dir=Path(checkpoints), status_file=None).start()
+            plane = DataPlane.from_outputs(
+                settings.endpoint_url,
+                settings.region,
+                settings.outputs,
+                checkpoint_dir=Path(checkpoints),
+                status_file=None,
+            ).start()
             try:
                 while not (
                     plane.health()["pipe"]["state"] == "RUNNING"

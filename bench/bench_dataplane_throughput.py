@@ -24,7 +24,17 @@ events (the brief asks for at least 10,000), keeps that fixed wait from weighing
 figure; since the emulator's Kinesis no longer slows down as a shard fills
 (``infra/local/moto_server.py``), a larger backlog does not penalize the data plane either.
 
+Metric publishing (issue 18): ``--metrics both`` (the default) drains each round twice, with the
+data plane's CloudWatch metrics and alarm evaluation off and on (in alternating order, each on a
+freshly provisioned backlog and bracketed by its own ceilings), and prints the throughput of each,
+the per-round ratio on/off of their ceiling-relative rates and their geometric mean; the overhead
+target is at most 5 % lower (mean ratio ≥ 0.95). The second drain of a round runs on an emulator
+that has just done the first (its heap grown), which favours the first: the number of rounds is
+made even so each setting goes first equally often and the mean cancels that order effect.
+``--metrics on`` or ``off`` runs only that setting.
+
     .venv/bin/python bench/bench_dataplane_throughput.py [--events 20000] [--rounds 3] [--target 0.8]
+        [--metrics both|on|off]
 """
 
 from __future__ import annotations
@@ -47,9 +57,9 @@ from machine import MachineCpu, process_cpu_s  # noqa: E402
 
 from infra.clients import LOCAL_CREDENTIALS
 from local_aws.dataplane import DataPlane, format_health  # noqa: E402
-from local_aws.emulator import Emulator  # noqa: E402
 from local_aws.pipes import WireGetRecords  # noqa: E402
 from local_aws.provision import REGION, provision  # noqa: E402
+from local_aws.server import Emulator  # noqa: E402
 from sales_cdc.generator import GeneratorConfig, generate_orders  # noqa: E402
 from sales_cdc.settings import Settings  # noqa: E402
 
@@ -120,10 +130,22 @@ def rows_in_s3(endpoint: str, bucket: str, prefix: str) -> int:
         kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
 
-def drain(settings: Settings, events: int, timeout: float) -> tuple[float, dict[str, float], dict[str, Any]]:
+METRICS_OVERHEAD_TARGET = 0.95  # with metrics, at most 5 % lower throughput
+
+
+def drain(
+    settings: Settings, events: int, timeout: float, metrics: bool = True
+) -> tuple[float, dict[str, float], dict[str, Any]]:
     """Run the data plane until every event is in S3; returns (events/s, milestones in s, health)."""
     with tempfile.TemporaryDirectory() as checkpoints:
-        plane = DataPlane(settings, checkpoint_dir=Path(checkpoints), status_file=None)
+        plane = DataPlane.from_outputs(
+            settings.endpoint_url,
+            settings.region,
+            settings.outputs,
+            checkpoint_dir=Path(checkpoints),
+            status_file=None,
+            metrics=metrics,
+        )
         milestones: dict[str, float] = {}
         started = time.perf_counter()
         plane.start()
@@ -195,16 +217,32 @@ def main() -> int:
         help="ceiling judged against: the boto3 loop (the brief's), or the stricter wire-level loop",
     )
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--metrics",
+        choices=("both", "on", "off"),
+        default="both",
+        help="CloudWatch metrics and alarm evaluation in the data plane: both (compare), on or off",
+    )
     args = parser.parse_args()
     if args.events < 10_000:
         parser.error(f"--events {args.events}: the benchmark drains a backlog of at least 10,000 events")
 
     emulator = Emulator(port=None, record=False).start()
     ratios: dict[str, list[float]] = {"boto3": [], "wire": []}
+    by_setting: dict[bool, list[float]] = {True: [], False: []}  # ratio to the boto3 ceiling
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    settings_to_run = {"both": [False, True], "on": [True], "off": [False]}[args.metrics]
+    if args.metrics == "both" and args.rounds % 2:
+        args.rounds += 1  # each setting first in half of the rounds (see the module's docstring)
     try:
-        for round_number in range(1, args.rounds + 1):
+        for round_number, metrics in (
+            (number, metrics)
+            for number in range(1, args.rounds + 1)
+            # alternate which setting goes first, so a drifting machine favours neither
+            for metrics in (settings_to_run if number % 2 else settings_to_run[::-1])
+        ):
             reset(emulator.endpoint)
-            result = provision(emulator.endpoint, report=lambda line: None, write_settings=False)
+            result = provision(emulator.endpoint, report=lambda line: None)
             settings = Settings("local", REGION, emulator.endpoint, None, result.outputs)
             summary = generate_orders(
                 client(emulator.endpoint, "dynamodb"),
@@ -216,7 +254,9 @@ def main() -> int:
             usage = CpuUsage(emulator.process.pid)
             ceilings = {"boto3": [usage.measure("ceiling", bare_read, emulator.endpoint, stream, events)]}
             ceilings["wire"] = [usage.measure("ceiling", bare_read_wire, emulator.endpoint, stream, events)]
-            ours, milestones, health = usage.measure("data plane", drain, settings, events, args.timeout)
+            ours, milestones, health = usage.measure(
+                "data plane", drain, settings, events, args.timeout, metrics
+            )
             ceilings["boto3"].append(usage.measure("ceiling", bare_read, emulator.endpoint, stream, events))
             ceilings["wire"].append(
                 usage.measure("ceiling", bare_read_wire, emulator.endpoint, stream, events)
@@ -227,10 +267,17 @@ def main() -> int:
             seconds = events / ours
             pipe_done = milestones.get("pipe_moved_all", seconds)
             tail = seconds - milestones.get("firehose_read_all", seconds)
-            lines = [f"round {round_number}: backlog {events:,} events ({dict(summary.writes_by_kind)})"]
+            lines = [
+                f"round {round_number}, metrics {'on' if metrics else 'off'}: backlog {events:,} events "
+                f"({dict(summary.writes_by_kind)})"
+            ]
+            rates[metrics].append(ours)
             for name, (before, after) in ceilings.items():
                 ceiling = (before + after) / 2
-                ratios[name].append(ours / ceiling)
+                if metrics or args.metrics == "off":
+                    ratios[name].append(ours / ceiling)
+                if name == "boto3":
+                    by_setting[metrics].append(ours / ceiling)
                 lines.append(
                     f"  ceiling, bare get_records loop ({name}): {before:,.0f} rec/s before, "
                     f"{after:,.0f} after, mean {ceiling:,.0f} -> ratio {ours / ceiling:.2f}"
@@ -251,6 +298,24 @@ def main() -> int:
     median = statistics.median(ratios[args.baseline])
     verdict = "PASS" if median >= args.target else "FAIL"
     print(f"judged against the {args.baseline} loop: {median:.2f} (target ≥ {args.target:.2f}): {verdict}")
+    if args.metrics == "both":
+        overhead = [on / off for on, off in zip(by_setting[True], by_setting[False], strict=True)]
+        for setting in (False, True):
+            print(
+                f"metrics {'on ' if setting else 'off'}: "
+                + ", ".join(f"{rate:,.0f}" for rate in rates[setting])
+                + " events/s; ratio to the boto3 ceiling "
+                + ", ".join(f"{ratio:.2f}" for ratio in by_setting[setting])
+            )
+        mean_overhead = statistics.geometric_mean(overhead)
+        metrics_verdict = "PASS" if mean_overhead >= METRICS_OVERHEAD_TARGET else "FAIL"
+        print(
+            "metrics on / off (ceiling-relative rates), per round (off first in odd rounds): "
+            + ", ".join(f"{ratio:.3f}" for ratio in overhead)
+            + f"; geometric mean {mean_overhead:.3f} (target ≥ {METRICS_OVERHEAD_TARGET}): {metrics_verdict}"
+        )
+        if metrics_verdict == "FAIL":
+            verdict = "FAIL"
     return 0 if verdict == "PASS" else 1
 
 

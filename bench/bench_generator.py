@@ -40,9 +40,9 @@ import boto3  # noqa: E402
 from faker import Faker  # noqa: E402
 from machine import MachineCpu, process_cpu_s  # noqa: E402
 
-from infra.cfn import load_template  # noqa: E402
+from infra.cfn import orders_table_definition  # noqa: E402
 from infra.clients import LOCAL_CREDENTIALS
-from local_aws.emulator import Emulator, reset_emulator  # noqa: E402
+from local_aws.server import Emulator, reset_emulator  # noqa: E402
 from sales_cdc.generator import CATALOG, GeneratorConfig, client_config, generate_orders  # noqa: E402
 
 TABLE = "orders"
@@ -51,14 +51,7 @@ TABLE = "orders"
 def fresh_table(client: Any, endpoint: str) -> None:
     """Empty the emulator and create the orders table as the template defines it."""
     reset_emulator(endpoint)
-    props = load_template()["Resources"]["OrdersTable"]["Properties"]
-    client.create_table(
-        TableName=TABLE,
-        KeySchema=props["KeySchema"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        BillingMode=props["BillingMode"],
-        StreamSpecification={"StreamEnabled": True, **props["StreamSpecification"]},
-    )
+    client.create_table(**orders_table_definition(TABLE))
 
 
 def baseline(endpoint: str, events: int) -> float:

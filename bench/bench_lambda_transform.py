@@ -37,8 +37,9 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.types import TypeSerializer
+
 from lambda_transform import firehose
-from lambda_transform.dynamodb_json import encode_item
 from lambda_transform.handler import handler
 
 TARGET_VS_TUTORIAL = 1.5  # (a) records/s at least this times (b)
@@ -71,8 +72,14 @@ CATALOG = [  # (productId, productName, category, unitPrice)
     ("p-6002", "Rain Jacket", "Clothing", "159"),
     ("p-6003", "Silk Scarf", "Clothing", "65.5"),
 ]
+_SERIALIZER = TypeSerializer()  # items hold only str, int and Decimal: the wire form as is
 LIFECYCLE = {"PLACED": ["PAID", "CANCELLED"], "PAID": ["SHIPPED", "CANCELLED"], "SHIPPED": ["DELIVERED"],
              "DELIVERED": ["RETURNED"], "CANCELLED": [], "RETURNED": []}  # fmt: skip
+
+
+def _dynamodb_item(item: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """An item of Python values as DynamoDB JSON, as a stream record carries it."""
+    return {name: _SERIALIZER.serialize(value) for name, value in item.items()}
 
 
 def _iso(epoch_ms: int) -> str:
@@ -136,9 +143,9 @@ def build_event(batch_bytes: int = 1_000_000, seed: int = 20261121) -> dict[str,
             "Keys": {"orderId": {"S": order_id}},
         }
         if new_image is not None:
-            dynamodb["NewImage"] = encode_item(new_image)
+            dynamodb["NewImage"] = _dynamodb_item(new_image)
         if old_image is not None:
-            dynamodb["OldImage"] = encode_item(old_image)
+            dynamodb["OldImage"] = _dynamodb_item(old_image)
         dynamodb |= {"SequenceNumber": str(stream_seq), "SizeBytes": 180 + rng.randrange(120),
                      "StreamViewType": "NEW_AND_OLD_IMAGES"}  # fmt: skip
         change = {

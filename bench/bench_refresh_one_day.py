@@ -49,11 +49,11 @@ from dagster_aws.s3 import S3Resource  # noqa: E402
 
 from infra.clients import LOCAL_CREDENTIALS
 from lambda_transform.cdc_row import to_cdc_row  # noqa: E402
-from local_aws.emulator import Emulator  # noqa: E402
 from local_aws.glue import LocalCrawler  # noqa: E402
 from local_aws.provision import provision  # noqa: E402
-from sales_cdc.assets.analytics import cdc_event_stats, orders_current, sales_daily  # noqa: E402
-from sales_cdc.assets.analytics.tables import DerivedTable, Statements  # noqa: E402
+from local_aws.server import Emulator  # noqa: E402
+from sales_cdc.analytics import cdc_event_stats, orders_current, sales_daily  # noqa: E402
+from sales_cdc.analytics.derived_tables import DerivedTable, Statements  # noqa: E402
 from sales_cdc.generator import iso_utc, to_attribute_values  # noqa: E402
 from sales_cdc.resources.aws import LakeResource  # noqa: E402
 from sales_cdc.resources.query_engine import LocalQueryEngine  # noqa: E402
@@ -193,7 +193,7 @@ def main() -> int:
     emulator.start()
     try:
         started = time.perf_counter()
-        outputs = provision(emulator.endpoint, report=lambda line: None, write_settings=False).outputs
+        outputs = provision(emulator.endpoint, report=lambda line: None).outputs
         settings = Settings("local", outputs.get("Region", "us-east-1"), emulator.endpoint, None, outputs)
         client_args = {"endpoint_url": emulator.endpoint, "region_name": settings.region, **LOCAL_CREDENTIALS}
         s3 = boto3.client("s3", **client_args)

@@ -104,7 +104,7 @@ class Lake:
         )
         assert self.process.stdout.readline().strip() == "ready"
         endpoint = f"http://127.0.0.1:{port}"
-        outputs = provision(endpoint, report=lambda line: None, write_settings=False).outputs
+        outputs = provision(endpoint, report=lambda line: None).outputs
         settings = Settings("local", outputs.get("Region", "us-east-1"), endpoint, None, outputs)
         client_config = {"region_name": settings.region, "endpoint_url": endpoint, **LOCAL_CREDENTIALS}
         self.resources: dict[str, Any] = {
@@ -174,10 +174,11 @@ class Sensor:
     def __init__(self) -> None:
         import dagster as dg
 
-        from sales_cdc.assets.analytics import ANALYTICS_ASSETS
-        from sales_cdc.assets.catalog import CATALOG_ASSETS
+        from sales_cdc.analytics import ANALYTICS_ASSETS
+        from sales_cdc.analytics.definitions import build_sensors
+        from sales_cdc.analytics.jobs import cdc_refresh_job
+        from sales_cdc.catalog import CATALOG_ASSETS
         from sales_cdc.resources.aws import UnavailableResource
-        from sales_cdc.sensors import build_sensors, cdc_refresh_job
 
         (self.sensor,) = build_sensors(dg.DefaultSensorStatus.RUNNING)
         # Dagster checks each run request against the assets and job; no asset runs here.

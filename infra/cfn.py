@@ -8,6 +8,7 @@ names the logical id and the function.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -270,3 +271,29 @@ def outputs(template: Mapping[str, Any], resolver: Resolver) -> dict[str, str]:
         resolver.logical_id = f"Outputs.{name}"
         result[name] = str(resolver.resolve(spec["Value"]))
     return result
+
+
+def write_outputs(stack_outputs: Mapping[str, str], path: Path | str) -> Path:
+    """Record stack outputs as JSON (sorted keys, indent 2) atomically: readers see the old or the new file.
+
+    Returns the path written. The caller says where: the application reads them from its settings.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dict(stack_outputs), indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def orders_table_definition(name: str) -> dict[str, Any]:
+    """``create_table`` arguments for a table named ``name`` with the template's OrdersTable key schema,
+    billing mode and stream (for tests and benchmarks that need only the table, not the whole stack)."""
+    props = load_template()["Resources"]["OrdersTable"]["Properties"]
+    return {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props["BillingMode"],
+        "StreamSpecification": {"StreamEnabled": True, **props["StreamSpecification"]},
+    }

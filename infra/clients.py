@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 # The embedded AWS accepts any credentials; these keep boto3 from looking for real ones.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
@@ -42,3 +43,27 @@ def boto3_clients(
             )
             for service in services
         }
+
+
+def boto3_client(
+    service: str,
+    endpoint_url: str | None,
+    region: str,
+    *,
+    config: Config | None = None,
+    credentials: Mapping[str, str] | None = None,
+    profile_name: str | None = None,
+) -> Any:
+    """One boto3 client for ``service``, made as :func:`boto3_clients` makes them, with botocore
+    settings ``config`` (connection pool, retries, validation) for a client that needs its own.
+
+    Credentials as in :func:`boto3_clients`: LOCAL_CREDENTIALS when an endpoint is given without
+    credentials or profile; pass ``credentials={}`` for the standard credential chain at any endpoint.
+    """
+    if credentials is None and not profile_name and endpoint_url:
+        credentials = LOCAL_CREDENTIALS
+    session = _session(profile_name)
+    with _SESSIONS_LOCK:  # creating clients from one session is not thread-safe
+        return session.client(
+            service, endpoint_url=endpoint_url, region_name=region, config=config, **dict(credentials or {})
+        )

@@ -16,7 +16,8 @@ from a small safe alphabet.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 from urllib.parse import unquote
 
@@ -88,11 +89,6 @@ def validate_column(value: object) -> str:
     return validate_name(value, "column")
 
 
-def validate_columns(values: Iterable[object]) -> list[str]:
-    """Validate several column names, keeping their order."""
-    return [validate_column(value) for value in values]
-
-
 def validate_partition_value(key: str, value: object) -> str:
     """Validate the value of partition key ``key``: exact for ``dt``/``hour``, a safe alphabet else."""
     validate_column(key)
@@ -103,7 +99,18 @@ def validate_partition_value(key: str, value: object) -> str:
         raise InvalidIdentifierError(f"value of partition key {key!r}", value, rule)
     if key == "hour" and int(value) > 23:
         raise InvalidIdentifierError("value of partition key 'hour'", value, "a two-digit hour 00-23")
+    if key == "dt" and not _is_calendar_date(value):
+        raise InvalidIdentifierError("value of partition key 'dt'", value, "a real date YYYY-MM-DD")
     return value
+
+
+def _is_calendar_date(value: str) -> bool:
+    """Whether ``YYYY-MM-DD`` text names a day of the calendar (``2026-02-30`` does not)."""
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def validate_partition_spec(spec: Mapping[str, object]) -> dict[str, str]:

@@ -4,8 +4,7 @@ Entry point: ``lambda_transform.handler.handler``. The modules, in the order a r
 
 - ``firehose``: the Firehose contract: event parsing, payload decoding, answers, response size;
 - ``cdc_row``: the business transformation, one DynamoDB Streams record to one CDC row line;
-- ``dynamodb_json``: DynamoDB's typed JSON to Python and back (``encode_item``/``decode_item``) and
-  to plain JSON text;
+- ``dynamodb_json``: DynamoDB's typed JSON to Python (``decode_item``) and to plain JSON text;
 - ``timestamps``: epoch numbers and ISO-8601 text to Athena's UTC timestamp text, partition keys;
 - ``batch``: one invocation: every record answered once, in order, within the size budget;
 - ``errors``: the reasons a record fails; ``schema``: the CDC row schema, shared with Glue/Athena.

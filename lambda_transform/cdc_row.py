@@ -5,9 +5,13 @@ JSON object terminated by a newline:
 
 - INSERT and MODIFY rows come from ``NewImage``; a REMOVE row comes from ``OldImage`` with
   ``is_deleted`` true (the stream view type must be NEW_AND_OLD_IMAGES).
-- ``unit_price`` (and every number in ``extra_attributes``) is a JSON number whose text is DynamoDB's
-  ``N`` text, validated as a finite decimal: no float ever touches it. ``quantity`` must be an
-  integer that fits Athena's INT.
+- ``unit_price`` (every ``decimal(p,s)`` column) is a JSON number of exactly DynamoDB's value, or
+  the record fails: a value the column cannot hold exactly (more decimal places than s, more
+  integer digits than p - s) is ``number_too_precise`` / ``number_out_of_range``, never rounded or
+  NULL. Its text is DynamoDB's ``N`` text when that is plain decimal text (``"1.500"`` stays), else
+  the same value in plain notation (``"1E+2"`` -> ``100``). Numbers in ``extra_attributes`` are
+  DynamoDB's text, validated as finite decimals. No float ever touches them. ``quantity`` must be
+  an integer that fits Athena's INT.
 - ``sequence_number`` is the stream sequence number as an exact string of 1-40 digits.
 - ``event_time`` / ``arrival_time`` / ``created_at`` / ``updated_at`` are UTC text
   ``YYYY-MM-DD HH:MM:SS.fff`` (see :mod:`lambda_transform.timestamps` for the units).
@@ -32,21 +36,15 @@ fast path against the schema on import, turning it off if they disagree).
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
 
 from lambda_transform import timestamps
-from lambda_transform.dynamodb_json import (
-    PLAIN_DECIMAL,
-    InvalidAttributeValue,
-    check_number,
-    decode,
-    number_json,
-    to_json_text,
-)
+from lambda_transform.dynamodb_json import InvalidAttributeValue, check_number, decode, to_json_text
 from lambda_transform.errors import RecordRejected
-from lambda_transform.schema import CDC_COLUMNS, COLUMN_NAMES
+from lambda_transform.schema import CDC_COLUMNS, COLUMN_NAMES, DECIMAL_COLUMNS
 
 # The table's partition key (infra/ defines the table; this is the attribute every image carries).
 KEY_ATTRIBUTE = "orderId"
@@ -126,19 +124,73 @@ def _integer_slow(text: str, name: str) -> str:
     return str(number)
 
 
-def _decimal(attr_value: Any, name: str) -> str:
-    if attr_value is None:
-        return "null"
-    if type(attr_value) is dict:
-        text = attr_value.get("N")
-        if text is not None:
-            try:
-                return number_json(text)
-            except InvalidAttributeValue as exc:
-                raise RecordRejected(exc.code, f"attribute {name!r}: {exc}") from None
-        if attr_value.get("NULL") is True:
+# Plain decimal text (no exponent, no '+', no bare '.'): already a JSON number, kept as written.
+_PLAIN_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+
+
+def _fitting_decimal_text(precision: int, scale: int) -> re.Pattern[str]:
+    """Plain decimal texts that DECIMAL(precision, scale) surely holds exactly: at most
+    ``precision - scale`` integer digits and ``scale`` decimal places, no exponent. (A few other
+    texts fit too, e.g. ``"1.500"`` or ``"1E+2"``: the digit count of :func:`_exact_decimal` decides.)"""
+    integer = "0" if precision == scale else f"(?:0|[1-9][0-9]{{0,{precision - scale - 1}}})"
+    fraction = f"(?:\\.[0-9]{{1,{scale}}})?" if scale else ""
+    return re.compile(f"-?{integer}{fraction}")
+
+
+def _exact_decimal(text: Any, name: str, glue_type: str, precision: int, scale: int) -> str:
+    """JSON text of N ``text`` if the column holds its value exactly; else RecordRejected."""
+    try:
+        value = check_number(text)
+    except InvalidAttributeValue as exc:
+        raise RecordRejected(exc.code, f"attribute {name!r}: {exc}") from None
+    if value:
+        _, digits, exponent = value.as_tuple()
+        significant = len(digits)
+        while digits[significant - 1] == 0:  # trailing zeros are exact: 1.500 fits scale 2
+            significant -= 1
+            exponent += 1
+        places = max(0, -exponent)
+        integer_digits = max(0, significant + exponent)
+        if integer_digits > precision - scale:
+            code = "number_out_of_range"
+            problem = f"{integer_digits} integer digits, the column keeps at most {precision - scale} "
+            problem += "(Athena would read NULL)"
+        elif places > scale:
+            code = "number_too_precise"
+            problem = f"{places} decimal places, the column keeps {scale} (Athena would round it)"
+        else:
+            code = ""
+        if code:
+            raise RecordRejected(
+                code,
+                f"attribute {name!r} is {_show(text)}, which its column type {glue_type} cannot hold "
+                f"exactly: {problem}; fix the writer of the item, or widen the column in "
+                "lambda_transform/schema.py",
+            )
+    if _PLAIN_DECIMAL.fullmatch(text):
+        return text
+    return format(value, "f")  # exact: no precision given, so no rounding ('1E+2' -> '100')
+
+
+def _decimal_converter(column: str, glue_type: str) -> Any:
+    """The converter of a decimal column: its value exactly, or RecordRejected."""
+    precision, scale = DECIMAL_COLUMNS[column]
+    fits = _fitting_decimal_text(precision, scale).fullmatch
+
+    def convert(attr_value: Any, name: str) -> str:
+        if attr_value is None:
             return "null"
-    raise _attribute_problem(attr_value, name, "N (a decimal number)")
+        if type(attr_value) is dict:
+            text = attr_value.get("N")
+            if text is not None:
+                if type(text) is str and fits(text):
+                    return text
+                return _exact_decimal(text, name, glue_type, precision, scale)
+            if attr_value.get("NULL") is True:
+                return "null"
+        raise _attribute_problem(attr_value, name, "N (a decimal number)")
+
+    return convert
 
 
 def _timestamp(attr_value: Any, name: str) -> str:
@@ -156,13 +208,13 @@ def _timestamp(attr_value: Any, name: str) -> str:
     raise _attribute_problem(attr_value, name, "S (an ISO-8601 timestamp)")
 
 
-def _converter(glue_type: str) -> Any:
+def _converter(column: str, glue_type: str) -> Any:
     if glue_type == "string":
         return _string
     if glue_type == "int":
         return _integer
     if glue_type.startswith("decimal"):
-        return _decimal
+        return _decimal_converter(column, glue_type)
     if glue_type == "timestamp":
         return _timestamp
     raise RuntimeError(f"cdc_row has no converter for Glue type {glue_type!r}; add one to cdc_row.py")
@@ -201,7 +253,7 @@ def _build_row_plan() -> tuple[str, tuple[tuple[str, Any], ...]]:
         )
     formats = [*_METADATA_FORMATS, *((name, "%s") for name, _, _ in business), (_EXTRA_COLUMN, "%s")]
     template = "{" + ",".join(_esc(name).replace("%", "%%") + ":" + fmt for name, fmt in formats) + "}\n"
-    plan = tuple((source, _converter(glue_type)) for _, glue_type, source in business)
+    plan = tuple((source, _converter(name, glue_type)) for name, glue_type, source in business)
     return template, plan
 
 
@@ -244,8 +296,9 @@ _FAST_COLUMNS = (
 _N_BUSINESS = len(_BUSINESS_PLAN)
 _SMALL_INTS = frozenset(str(n) for n in range(1000))  # quantities: membership is the whole check
 # Prices come from a catalog, so the texts repeat: each distinct one is checked once (bounded).
+# The check is the unit_price column's digit counts (schema.DECIMAL_COLUMNS), a regex on the text.
 _valid_prices: set[str] = set()
-_plain_decimal = PLAIN_DECIMAL.fullmatch
+_price_fits = _fitting_decimal_text(*DECIMAL_COLUMNS["unit_price"]).fullmatch
 _seconds = timestamps.SECONDS_CACHE
 _second_entry = timestamps.second_entry
 _MILLIS = timestamps.MILLIS
@@ -254,7 +307,7 @@ _SECONDS_LIMIT = timestamps.MILLISECONDS_THRESHOLD
 
 
 def _valid_price(text: str) -> bool:
-    if len(text) <= 38 and _plain_decimal(text):  # see dynamodb_json.number_json
+    if _price_fits(text):  # what the checked path writes unchanged (the regex bounds the length)
         if len(_valid_prices) >= 4096:
             _valid_prices.clear()
         _valid_prices.add(text)

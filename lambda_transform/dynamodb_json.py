@@ -1,4 +1,4 @@
-"""DynamoDB JSON: the typed attribute-value format of DynamoDB Streams records, to Python and back.
+"""DynamoDB JSON: the typed attribute-value format of DynamoDB Streams records, read into Python.
 
 An attribute value is a one-key object whose key is the type descriptor::
 
@@ -10,12 +10,10 @@ Python mapping (the same as boto3's ``TypeDeserializer``): S -> ``str``, N -> ``
 ``float``: money must stay exact), B -> ``bytes``, BOOL -> ``bool``, NULL -> ``None``, M -> ``dict``,
 L -> ``list``, SS / NS / BS -> ``set`` of ``str`` / ``Decimal`` / ``bytes``.
 
-Three views of the same rules:
+Two views of the same rules (the Lambda only reads DynamoDB JSON; to write it, e.g. in tests, use
+boto3's ``TypeSerializer``):
 
 - :func:`decode` / :func:`decode_item`: DynamoDB JSON -> Python values.
-- :func:`encode` / :func:`encode_item`: Python values -> DynamoDB JSON, in the wire form of stream
-  records (binary as base64 text; pass ``binary_as_base64=False`` for boto3's low-level client,
-  which wants ``bytes``). Sets are written sorted, so the output is deterministic.
 - :func:`to_json_text`: DynamoDB JSON -> plain JSON text with typed values, for the CDC row's
   ``extra_attributes`` column: numbers as JSON numbers whose text is DynamoDB's ``N`` text
   (exact, no float), binary as base64 strings, sets as sorted lists, map keys sorted.
@@ -131,15 +129,6 @@ def number_json(text: Any) -> str:
     return str(value)  # Decimal's str is exact and always valid JSON for a finite value
 
 
-def _number_text(value: int | Decimal) -> str:
-    """DynamoDB ``N`` text for a Python number, validated against DynamoDB's limits."""
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise InvalidAttributeValue("bad_number", f"{value} cannot be stored in DynamoDB (not finite)")
-    text = str(value)
-    check_number(text)
-    return text
-
-
 # --------------------------------------------------------------------------------------------------
 # Binary
 
@@ -166,8 +155,11 @@ def _base64(raw: bytes) -> str:
 # Shape checks shared by decode and to_json_text
 
 
-def _split(attr_value: Any) -> tuple[str, Any]:
-    """The (type descriptor, value) of one attribute value, or InvalidAttributeValue."""
+def _split(attr_value: Any, depth: int) -> tuple[str, Any]:
+    """The (type descriptor, value) of one attribute value at nesting level ``depth``, or
+    InvalidAttributeValue (too deep, or not a one-key object)."""
+    if depth > MAX_DEPTH:
+        raise _too_deep(depth)
     if type(attr_value) is not dict or len(attr_value) != 1:
         raise InvalidAttributeValue(
             "bad_attribute_value",
@@ -205,6 +197,16 @@ def _no_duplicates(tag: str, members: list[Any], distinct: set[Any]) -> None:
         )
 
 
+# What the value of these type descriptors must be; the check itself stays inline (the hot path).
+_SHAPES = {"S": "a string", "M": "an object", "L": "a list"}
+
+
+def _bad_shape(tag: str, value: Any) -> InvalidAttributeValue:
+    return InvalidAttributeValue(
+        "bad_attribute_value", f"{tag} value must be {_SHAPES[tag]}, got {_show(value)}"
+    )
+
+
 def _too_deep(depth: int) -> InvalidAttributeValue:
     return InvalidAttributeValue(
         "nesting_too_deep", f"value nested deeper than DynamoDB's {MAX_DEPTH} levels (level {depth})"
@@ -220,14 +222,10 @@ def decode(attr_value: Any, _depth: int = 1) -> Any:
 
     Raises :class:`InvalidAttributeValue` for anything DynamoDB would not produce.
     """
-    if _depth > MAX_DEPTH:
-        raise _too_deep(_depth)
-    tag, value = _split(attr_value)
+    tag, value = _split(attr_value, _depth)
     if tag == "S":
         if type(value) is not str:
-            raise InvalidAttributeValue(
-                "bad_attribute_value", f"S value must be a string, got {_show(value)}"
-            )
+            raise _bad_shape(tag, value)
         return value
     if tag == "N":
         return check_number(value)
@@ -245,13 +243,11 @@ def decode(attr_value: Any, _depth: int = 1) -> Any:
         return None
     if tag == "M":
         if type(value) is not dict:
-            raise InvalidAttributeValue(
-                "bad_attribute_value", f"M value must be an object, got {_show(value)}"
-            )
+            raise _bad_shape(tag, value)
         return {name: decode(member, _depth + 1) for name, member in value.items()}
     if tag == "L":
         if type(value) is not list:
-            raise InvalidAttributeValue("bad_attribute_value", f"L value must be a list, got {_show(value)}")
+            raise _bad_shape(tag, value)
         return [decode(member, _depth + 1) for member in value]
     if tag == "SS":
         members = _set_members(tag, value, str)
@@ -280,69 +276,6 @@ def decode_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Python -> DynamoDB JSON
-
-
-def encode(value: Any, *, binary_as_base64: bool = True, _depth: int = 1) -> dict[str, Any]:
-    """Encode a Python value as a DynamoDB attribute value.
-
-    ``int`` and ``Decimal`` become N (``float`` is refused: it is inexact; pass ``Decimal(str(x))``),
-    ``bytes`` become B (base64 text unless ``binary_as_base64=False``), ``set``/``frozenset`` of str,
-    numbers or bytes become SS/NS/BS (sorted; empty sets are refused, DynamoDB has none), ``dict``
-    becomes M (string keys), ``list``/``tuple`` become L.
-    """
-    if _depth > MAX_DEPTH:
-        raise _too_deep(_depth)
-    if value is None:
-        return {"NULL": True}
-    if value is True or value is False:
-        return {"BOOL": value}
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, int | Decimal):
-        return {"N": _number_text(value)}
-    if isinstance(value, float):
-        raise TypeError(
-            f"float {value!r} is inexact and DynamoDB numbers are decimal: pass Decimal(str(value)) or int"
-        )
-    if isinstance(value, bytes | bytearray | memoryview):
-        raw = bytes(value)
-        return {"B": _base64(raw) if binary_as_base64 else raw}
-    if isinstance(value, Mapping):
-        encoded = {}
-        for name, member in value.items():
-            if not isinstance(name, str):
-                raise TypeError(f"map keys must be strings, got {_show(name)}")
-            encoded[name] = encode(member, binary_as_base64=binary_as_base64, _depth=_depth + 1)
-        return {"M": encoded}
-    if isinstance(value, list | tuple):
-        return {"L": [encode(m, binary_as_base64=binary_as_base64, _depth=_depth + 1) for m in value]}
-    if isinstance(value, set | frozenset):
-        return _encode_set(value, binary_as_base64)
-    raise TypeError(f"cannot store a {type(value).__name__} in DynamoDB: {_show(value)}")
-
-
-def _encode_set(value: set[Any] | frozenset[Any], binary_as_base64: bool) -> dict[str, Any]:
-    if not value:
-        raise InvalidAttributeValue(
-            "bad_attribute_value", "DynamoDB has no empty sets; store NULL or omit it"
-        )
-    if all(isinstance(m, str) for m in value):
-        return {"SS": sorted(value)}
-    if all(isinstance(m, int | Decimal) and not isinstance(m, bool) for m in value):
-        return {"NS": [_number_text(m) for m in sorted(value)]}
-    if all(isinstance(m, bytes | bytearray | memoryview) for m in value):
-        raws = sorted(bytes(m) for m in value)
-        return {"BS": [_base64(r) for r in raws] if binary_as_base64 else raws}
-    raise TypeError(f"a set must hold only strings, only numbers or only bytes, got {_show(value)}")
-
-
-def encode_item(item: Mapping[str, Any], *, binary_as_base64: bool = True) -> dict[str, dict[str, Any]]:
-    """Encode a dict of Python values as a DynamoDB item (attribute name -> attribute value)."""
-    return {name: encode(value, binary_as_base64=binary_as_base64) for name, value in item.items()}
-
-
-# --------------------------------------------------------------------------------------------------
 # DynamoDB JSON -> plain JSON text (the CDC row's extra_attributes)
 
 
@@ -352,14 +285,10 @@ def to_json_text(attr_value: Any, _depth: int = 1) -> str:
     N keeps DynamoDB's text verbatim (see :func:`number_json`), B and BS become base64 strings, sets
     become lists sorted by value, map keys are sorted. Validates like :func:`decode`.
     """
-    if _depth > MAX_DEPTH:
-        raise _too_deep(_depth)
-    tag, value = _split(attr_value)
+    tag, value = _split(attr_value, _depth)
     if tag == "S":
         if type(value) is not str:
-            raise InvalidAttributeValue(
-                "bad_attribute_value", f"S value must be a string, got {_show(value)}"
-            )
+            raise _bad_shape(tag, value)
         return encode_basestring(value)
     if tag == "N":
         return number_json(value)
@@ -367,13 +296,11 @@ def to_json_text(attr_value: Any, _depth: int = 1) -> str:
         return '"' + _base64(_binary_bytes(value)) + '"'
     if tag == "M":
         if type(value) is not dict:
-            raise InvalidAttributeValue(
-                "bad_attribute_value", f"M value must be an object, got {_show(value)}"
-            )
+            raise _bad_shape(tag, value)
         return object_json_text(value, _depth + 1)
     if tag == "L":
         if type(value) is not list:
-            raise InvalidAttributeValue("bad_attribute_value", f"L value must be a list, got {_show(value)}")
+            raise _bad_shape(tag, value)
         return "[" + ",".join([to_json_text(member, _depth + 1) for member in value]) + "]"
     if tag in ("BOOL", "NULL", "SS", "NS", "BS"):
         # Rare types: validate through decode, then render the Python value.

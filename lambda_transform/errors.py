@@ -33,7 +33,10 @@ wrong_type            a business attribute has another DynamoDB type than its co
 bad_attribute_value   an attribute value is malformed (not a one-key object, bad base64, ...)
 unknown_type          an unknown DynamoDB type descriptor
 bad_number            an N value is not a finite decimal (``"abc"``, ``"NaN"``, ``"Infinity"``)
-number_out_of_range   an N value DynamoDB could not hold, or a quantity outside INT
+number_out_of_range   an N value DynamoDB could not hold, a quantity outside INT, or a price with
+                      more integer digits than its DECIMAL(p,s) column keeps (p - s)
+number_too_precise    a price with more decimal places than its DECIMAL(p,s) column keeps (s):
+                      Athena would round it
 nesting_too_deep      an attribute nested deeper than DynamoDB's 32 levels
 invalid_string        a string that cannot be written as UTF-8 (a lone surrogate)
 response_size_limit   the record's output did not fit in the 6 MB Lambda response

@@ -4,6 +4,11 @@ Logging: one structured JSON summary line per invocation (counts by result and b
 bytes in/out, response bytes, duration), plus one WARNING line per ProcessingFailed record with its
 recordId and reason, because the error prefix in S3 gets only Firehose's generic error code.
 Nothing is logged per good record. The level comes from ``LOG_LEVEL`` (default INFO).
+
+Metrics: one CloudWatch Embedded Metric Format line per invocation, printed to stdout, with the
+number of records answered ProcessingFailed as ``ErrorRecords`` (namespace ``SalesCdc``, dimension
+``DeliveryStreamName``). CloudWatch Logs turns it into a metric without an API call (the local
+Lambda runtime does the same); the pipeline's ErrorRecords alarm watches it.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import time
 from typing import Any
 
@@ -20,6 +26,9 @@ from lambda_transform.firehose import InvalidEventError
 
 logger = logging.getLogger("lambda_transform")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+
+METRICS_NAMESPACE = "SalesCdc"
+ERROR_RECORDS_METRIC = "ErrorRecords"
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -31,7 +40,30 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.error(json.dumps({"message": "invalid Firehose event", "error": str(exc)}))
         raise
     log_outcome(outcome, event, context, duration_ms=(time.perf_counter() - started) * 1000)
+    sys.stdout.write(error_records_metric(len(outcome.failures), event) + "\n")
     return outcome.response
+
+
+def error_records_metric(failed: int, event: dict[str, Any]) -> str:
+    """The Embedded Metric Format line for a batch: ``failed`` ErrorRecords of its delivery stream."""
+    stream_arn = event.get("deliveryStreamArn") or ""
+    return json.dumps(
+        {
+            "_aws": {
+                "Timestamp": int(time.time() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": METRICS_NAMESPACE,
+                        "Dimensions": [["DeliveryStreamName"]],
+                        "Metrics": [{"Name": ERROR_RECORDS_METRIC, "Unit": "Count"}],
+                    }
+                ],
+            },
+            "DeliveryStreamName": stream_arn.rpartition("/")[2] or "unknown",
+            ERROR_RECORDS_METRIC: failed,
+        },
+        separators=(",", ":"),
+    )
 
 
 def log_outcome(outcome: BatchOutcome, event: dict[str, Any], context: Any, duration_ms: float) -> None:

@@ -2,18 +2,22 @@
 
 Embed it in any process::
 
-    plane = DataPlane(load_settings("local")).start()   # threads; returns at once
+    plane = DataPlane.from_outputs(endpoint_url, region, outputs, state_dir=home).start()  # threads
     plane.health()        # {"pipe": {...}, "firehose": {...}, "alive": True, "uptime_s": ...}
     plane.stop()          # stop reading, flush buffers, write checkpoints
 
 or run only the pumps in their own process (what the crash test kills with SIGKILL)::
 
-    python -m local_aws.dataplane [--status-every 5]
+    python -m local_aws.dataplane --state-dir DIR --endpoint-url URL --outputs OUTPUTS.json [--status-every 5]
 
-It needs a provisioned emulator: the endpoint comes from the settings (the recorded emulator or
-``SALES_CDC_ENDPOINT_URL``), the Pipe and delivery stream names from the stack outputs. Checkpoints
-live in ``<state dir>/checkpoints/``; while running, a status file ``<state dir>/dataplane.json``
-(pid, endpoint, health) is rewritten every couple of seconds for ``sales-cdc local status``.
+It needs a provisioned emulator: its endpoint and region, and the Pipe and delivery stream names from
+the stack outputs, are arguments (the application passes what its settings hold). Checkpoints live in
+``<state dir>/checkpoints/``; while running, a status file ``<state dir>/dataplane.json`` (pid,
+endpoint, health) is rewritten every couple of seconds for ``sales-cdc local status``.
+
+With ``metrics=True`` (the default) the pumps publish the metrics AWS would publish to the emulator's
+CloudWatch (:mod:`local_aws.cloudwatch`, flushed every ``metrics_flush_s``) and the emulator's alarms
+are evaluated every ``alarm_every_s`` seconds, on threads started and stopped with the pumps.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +39,16 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from infra.clients import LOCAL_CREDENTIALS
-from local_aws.checkpoints import checkpoint_directory
-from local_aws.emulator import pid_alive
+from local_aws.cloudwatch import AlarmEvaluator, MetricsPublisher
+from local_aws.cloudwatch.alarms import EVALUATE_EVERY_S
+from local_aws.cloudwatch.metrics import FLUSH_EVERY_S
 from local_aws.firehose import LocalFirehose
 from local_aws.pipes import LocalPipe, WireGetRecords
-from sales_cdc.settings import Settings, load_settings, state_dir
+from local_aws.pumps import PumpThreads, checkpoint_directory
+from local_aws.server.process import pid_alive
 
 STATUS_FILE = "dataplane.json"
+LOG_FILE = "dataplane.log"
 STATUS_EVERY_S = 2.0
 STATUS_STALE_S = 30.0  # a status older than this is not from a live data plane
 _DEFAULT = object()
@@ -50,15 +58,14 @@ class DataPlaneError(RuntimeError):
     """The data plane cannot start; the message says why and what to do."""
 
 
-def status_path() -> Path:
-    """Where a running data plane writes its status (``sales-cdc local status`` reads it)."""
-    return state_dir("local") / STATUS_FILE
+def status_path(state_dir: Path) -> Path:
+    """Where a data plane with this state directory writes its status (``local status`` reads it)."""
+    return state_dir / STATUS_FILE
 
 
-def client_factory(settings: Settings) -> Any:
-    """A function making boto3 clients for the deployment's endpoint (one session, created up front)."""
-    credentials = LOCAL_CREDENTIALS if settings.deployment == "local" else {}
-    session = boto3.session.Session(region_name=settings.region, **credentials)
+def client_factory(endpoint_url: str, region: str) -> Any:
+    """A function making boto3 clients for the emulator's endpoint (one session, created up front)."""
+    session = boto3.session.Session(region_name=region, **LOCAL_CREDENTIALS)
     # Our loops retry with backoff themselves; botocore only smooths over a single dropped connection.
     config = Config(
         retries={"max_attempts": 2, "mode": "standard"},
@@ -72,7 +79,7 @@ def client_factory(settings: Settings) -> Any:
 
     def make(service: str) -> Any:
         with lock:
-            return session.client(service, endpoint_url=settings.endpoint_url, config=config)
+            return session.client(service, endpoint_url=endpoint_url, config=config)
 
     return make
 
@@ -80,44 +87,79 @@ def client_factory(settings: Settings) -> Any:
 class DataPlane:
     """Both pumps of the local deployment; ``start()`` / ``stop()`` / ``health()``.
 
-    ``status_file`` (default ``<state dir>/dataplane.json``; None: no status file) is rewritten every
-    ``status_every_s`` seconds while running; ``checkpoint_dir`` defaults to ``<state dir>/checkpoints``.
+    ``pipe_name`` and ``delivery_stream_name`` name the deployed Pipe and delivery stream (the stack
+    outputs ``PipeName`` and ``DeliveryStreamName``: see :meth:`from_outputs`). ``state_dir`` holds
+    ``checkpoints/`` (unless ``checkpoint_dir`` says otherwise) and the status file ``dataplane.json``
+    (unless ``status_file`` says otherwise; None: no status file), which is rewritten every
+    ``status_every_s`` seconds while running. ``metrics`` publishes the pumps' metrics and evaluates
+    the alarms (every ``metrics_flush_s`` / ``alarm_every_s`` seconds).
     """
 
     def __init__(
         self,
-        settings: Settings,
+        endpoint_url: str | None,
+        region: str,
+        pipe_name: str,
+        delivery_stream_name: str,
         *,
+        state_dir: Path | None = None,
         checkpoint_dir: Path | None = None,
         status_file: Path | None | object = _DEFAULT,
         status_every_s: float = STATUS_EVERY_S,
+        metrics: bool = True,
+        metrics_flush_s: float = FLUSH_EVERY_S,
+        alarm_every_s: float = EVALUATE_EVERY_S,
     ) -> None:
-        if settings.deployment != "local":
-            raise DataPlaneError(
-                f"the local data plane runs against the emulator, not deployment {settings.deployment!r}; "
-                "on AWS the Pipe and Firehose run in the cloud."
-            )
-        if not settings.endpoint_url:
+        if not endpoint_url:
             raise DataPlaneError(
                 "no emulator endpoint is known: start the local stack with `sales-cdc local up` "
                 "(or set SALES_CDC_ENDPOINT_URL to a running emulator)."
             )
-        self.settings = settings
-        self.checkpoint_dir = checkpoint_dir or checkpoint_directory(state_dir("local"))
-        self.status_file: Path | None = status_path() if status_file is _DEFAULT else status_file  # type: ignore[assignment]
+        if state_dir is None and checkpoint_dir is None:
+            raise DataPlaneError("the data plane needs a state directory (or a checkpoint directory)")
+        self.endpoint_url = endpoint_url
+        self.checkpoint_dir = checkpoint_dir or checkpoint_directory(state_dir)
+        if status_file is _DEFAULT:
+            status_file = status_path(state_dir) if state_dir is not None else None
+        self.status_file: Path | None = status_file  # type: ignore[assignment]
         self.status_every_s = status_every_s
-        clients = client_factory(settings)
+        clients = client_factory(endpoint_url, region)
         wire = WireGetRecords(
-            settings.endpoint_url,
-            settings.region,
+            endpoint_url,
+            region,
             Credentials(LOCAL_CREDENTIALS["aws_access_key_id"], LOCAL_CREDENTIALS["aws_secret_access_key"]),
         )
-        self.pipe = LocalPipe(settings.output("PipeName"), clients, self.checkpoint_dir, get_records=wire)
-        self.firehose = LocalFirehose(settings.output("DeliveryStreamName"), clients, self.checkpoint_dir)
+        self.metrics: MetricsPublisher | None = None
+        self.alarms: AlarmEvaluator | None = None
+        if metrics:
+            cloudwatch = clients("cloudwatch")
+            self.metrics = MetricsPublisher(cloudwatch, flush_every_s=metrics_flush_s)
+            self.alarms = AlarmEvaluator(cloudwatch, every_s=alarm_every_s, publishing_since=time.time())
+        self.pipe = LocalPipe(pipe_name, clients, self.checkpoint_dir, get_records=wire, metrics=self.metrics)
+        self.firehose = LocalFirehose(
+            delivery_stream_name, clients, self.checkpoint_dir, metrics=self.metrics
+        )
+        self._cloudwatch_threads = PumpThreads(
+            "local cloudwatch", logging.getLogger(__name__), self._cloudwatch_crashed
+        )
+        self.cloudwatch_error = ""
         self._started_at: float | None = None
         self._stop_status = threading.Event()
         self._status_thread: threading.Thread | None = None
         self._stopped = False
+
+    @classmethod
+    def from_outputs(
+        cls, endpoint_url: str | None, region: str, outputs: Mapping[str, str], **options: Any
+    ) -> DataPlane:
+        """The data plane of a provisioned stack, named by its outputs (``options``: as for the class)."""
+        missing = [name for name in ("PipeName", "DeliveryStreamName") if name not in outputs]
+        if missing:
+            raise DataPlaneError(
+                f"the stack outputs lack {', '.join(missing)}: provision the emulator first "
+                "(`sales-cdc local up` does)."
+            )
+        return cls(endpoint_url, region, outputs["PipeName"], outputs["DeliveryStreamName"], **options)
 
     def start(self) -> DataPlane:
         """Start both pumps (and the status writer); returns at once.
@@ -135,6 +177,18 @@ class DataPlane:
         self._started_at = time.time()
         self.firehose.start()
         self.pipe.start()
+        if self.metrics is not None and self.alarms is not None:
+            metrics, alarms, stopping = self.metrics, self.alarms, self._cloudwatch_threads.stopping
+
+            def publish_metrics() -> None:
+                metrics.run(stopping)
+
+            def evaluate_alarms() -> None:
+                alarms.run(stopping)
+
+            self._cloudwatch_threads.start(
+                {"cloudwatch-metrics": publish_metrics, "cloudwatch-alarms": evaluate_alarms}
+            )
         if self.status_file is not None:
             self._write_status(running=True)
             self._status_thread = threading.Thread(
@@ -152,6 +206,8 @@ class DataPlane:
         # The Pipe first: what it already read goes to Kinesis; Firehose then flushes its buffers to S3.
         self.pipe.stop(timeout=max(1.0, deadline - time.monotonic()))
         self.firehose.stop(timeout=max(1.0, deadline - time.monotonic()))
+        # After the pumps: the last flush sends what they recorded while draining.
+        self._cloudwatch_threads.stop(timeout=max(1.0, deadline - time.monotonic()))
         self._stop_status.set()
         if self._status_thread is not None:
             self._status_thread.join(5.0)
@@ -170,12 +226,24 @@ class DataPlane:
 
     def health(self) -> dict[str, Any]:
         """Live health: per pump its state, events moved, lag (seconds) and error counts."""
-        return {
+        health = {
             "alive": self.alive,
             "uptime_s": round(time.time() - self._started_at, 1) if self._started_at else 0.0,
             "pipe": self.pipe.health(),
             "firehose": self.firehose.health(),
         }
+        if self.metrics is not None and self.alarms is not None:
+            health["cloudwatch"] = {
+                "alive": self._cloudwatch_threads.alive,
+                "metrics_sent": self.metrics.sent,
+                "metrics_dropped": self.metrics.dropped,
+                "alarm_evaluations": self.alarms.evaluations,
+                "last_error": self.cloudwatch_error or self.metrics.last_error or self.alarms.last_error,
+            }
+        return health
+
+    def _cloudwatch_crashed(self, text: str) -> None:
+        self.cloudwatch_error = text
 
     def _status_loop(self) -> None:
         while not self._stop_status.wait(self.status_every_s):
@@ -191,7 +259,7 @@ class DataPlane:
             "running": running,
             "started_at": self._started_at,
             "updated_at": time.time(),
-            "endpoint": self.settings.endpoint_url,
+            "endpoint": self.endpoint_url,
             "checkpoint_dir": str(self.checkpoint_dir),
             "health": self.health(),
         }
@@ -201,16 +269,16 @@ class DataPlane:
         tmp.replace(self.status_file)
 
 
-def read_status(path: Path | None = None) -> dict[str, Any] | None:
-    """The last status a data plane wrote, or None."""
+def read_status(path: Path) -> dict[str, Any] | None:
+    """The last status a data plane wrote to ``path``, or None."""
     try:
-        return json.loads((path or status_path()).read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
 
 
-def running_status(path: Path | None = None) -> dict[str, Any] | None:
-    """The status of a data plane that is running now (live pid, recent status), or None."""
+def running_status(path: Path) -> dict[str, Any] | None:
+    """The status in ``path`` of a data plane that is running now (live pid, recent status), or None."""
     status = read_status(path)
     if not status or not status.get("running") or not pid_alive(int(status.get("pid", 0))):
         return None
@@ -244,13 +312,21 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m local_aws.dataplane", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
+        "--state-dir", type=Path, required=True, help="checkpoints, status file and (default) log live here"
+    )
+    parser.add_argument("--endpoint-url", required=True, help="the provisioned emulator's endpoint")
+    parser.add_argument("--region", default="us-east-1", help="the stack's region (default us-east-1)")
+    parser.add_argument(
+        "--outputs", type=Path, required=True, help="the stack outputs JSON (PipeName, DeliveryStreamName)"
+    )
+    parser.add_argument(
         "--status-every", type=float, default=5.0, help="seconds between health lines (0: none)"
     )
     parser.add_argument(
         "--log-file", type=Path, default=None, help="log file (default <state dir>/dataplane.log)"
     )
     args = parser.parse_args(argv)
-    log_file = args.log_file or state_dir("local") / "dataplane.log"
+    log_file = args.log_file or args.state_dir / LOG_FILE
     log_file.parent.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         filename=log_file, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -263,8 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        plane = DataPlane(load_settings("local")).start()
-    except Exception as exc:  # settings or endpoint missing: say so plainly
+        outputs = json.loads(args.outputs.read_text())
+        plane = DataPlane.from_outputs(
+            args.endpoint_url, args.region, outputs, state_dir=args.state_dir
+        ).start()
+    except Exception as exc:  # outputs or endpoint missing: say so plainly
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"data plane running (pid {os.getpid()}); status in {plane.status_file}", flush=True)

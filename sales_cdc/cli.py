@@ -5,6 +5,11 @@ from __future__ import annotations
 import click
 
 from sales_cdc import __version__
+from sales_cdc.commands.deploy import deploy
+from sales_cdc.commands.generate import generate
+from sales_cdc.commands.local import local
+from sales_cdc.commands.sql import sql
+from sales_cdc.commands.up import up
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,17 +18,8 @@ def main() -> None:
     """sales-cdc: near-real-time sales analytics from DynamoDB change data capture."""
 
 
-def _register() -> None:
-    from sales_cdc.commands.deploy import deploy
-    from sales_cdc.commands.generate import generate
-    from sales_cdc.commands.local import local
-    from sales_cdc.commands.up import up
-
-    for command in (generate, local, up, deploy):
-        main.add_command(command)
-
-
-_register()
+for command in (generate, local, up, deploy, sql):
+    main.add_command(command)
 
 
 if __name__ == "__main__":

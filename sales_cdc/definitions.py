@@ -1,4 +1,5 @@
-"""The sales-cdc code location: one ``Definitions``, assembled here and nowhere else.
+"""The sales-cdc code location: the domains' ``Definitions`` (ingest, catalog, analytics, health) merged with
+the deployment's resources and executor; nothing else happens here.
 
 The deployment (``$SALES_CDC_DEPLOYMENT``: ``local`` by default, or ``aws``) picks the resource
 implementations, the executor and whether the raw objects sensor starts on its own; assets, checks,
@@ -15,12 +16,13 @@ affected resources then fail at use with the settings error (see :func:`build_re
 
 import dagster as dg
 
-from sales_cdc.assets.analytics import ANALYTICS_ASSETS, ANALYTICS_CHECKS
-from sales_cdc.assets.catalog import CATALOG_ASSETS
-from sales_cdc.assets.ingest import INGEST_ASSETS
+# The domains' modules, not their Definitions objects: Dagster refuses a code location module that
+# holds more than one Definitions object at module scope.
+from sales_cdc.analytics import definitions as analytics
+from sales_cdc.catalog import definitions as catalog
+from sales_cdc.health import definitions as health
+from sales_cdc.ingest import definitions as ingest
 from sales_cdc.resources import build_resources
-from sales_cdc.schedules import SCHEDULE_JOBS, SCHEDULES
-from sales_cdc.sensors import build_sensors, cdc_refresh_job
 from sales_cdc.settings import deployment_name
 
 DEPLOYMENT = deployment_name()
@@ -28,12 +30,10 @@ DEPLOYMENT = deployment_name()
 EXECUTOR_BY_DEPLOYMENT = {"local": dg.in_process_executor, "aws": None}  # None: Dagster's default
 SENSOR_STATUS_BY_DEPLOYMENT = {"local": dg.DefaultSensorStatus.RUNNING, "aws": dg.DefaultSensorStatus.STOPPED}
 
-defs = dg.Definitions(
-    assets=[*INGEST_ASSETS, *CATALOG_ASSETS, *ANALYTICS_ASSETS],
-    asset_checks=ANALYTICS_CHECKS,
-    jobs=[cdc_refresh_job, *SCHEDULE_JOBS],
-    sensors=build_sensors(SENSOR_STATUS_BY_DEPLOYMENT[DEPLOYMENT]),
-    schedules=SCHEDULES,
-    resources=build_resources(DEPLOYMENT),
-    executor=EXECUTOR_BY_DEPLOYMENT[DEPLOYMENT],
+defs = dg.Definitions.merge(
+    ingest.ingest_defs,
+    catalog.catalog_defs,
+    health.health_defs,
+    analytics.analytics_defs(SENSOR_STATUS_BY_DEPLOYMENT[DEPLOYMENT]),
+    dg.Definitions(resources=build_resources(DEPLOYMENT), executor=EXECUTOR_BY_DEPLOYMENT[DEPLOYMENT]),
 )

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local_aws.server import STATE_FILE_NAME, running_endpoint
+
 DEPLOYMENTS = ("local", "aws")
 DEFAULT_REGION = "us-east-1"
 
@@ -26,6 +28,7 @@ REQUIRED_OUTPUTS = (
     "RawCdcPrefix",
     "ErrorPrefix",
     "DerivedPrefix",
+    "QuarantinePrefix",
     "GlueDatabaseName",
     "RawCdcTableName",
     "CrawlerName",
@@ -35,6 +38,15 @@ REQUIRED_OUTPUTS = (
     "PipeName",
     "TransformFunctionArn",
     "ObjectCreatedQueueUrl",
+)
+
+# The lake's key prefixes in the data lake bucket: each must stay inside the bucket and none may hold
+# another (an error or quarantine prefix inside the raw prefix would be crawled as raw data; a raw
+# prefix inside the derived one would be overwritten by a summary).
+LAKE_PREFIX_OUTPUTS = ("RawCdcPrefix", "ErrorPrefix", "DerivedPrefix", "QuarantinePrefix")
+PREFIX_RULE = (
+    "a key prefix like 'raw/orders_cdc/': folders separated by '/', ending with '/', "
+    "no leading '/', no empty, '.' or '..' folder"
 )
 
 
@@ -70,6 +82,11 @@ def state_dir(deployment: str | None = None) -> Path:
 def outputs_path(deployment: str | None = None) -> Path:
     """Where the stack outputs of a deployment are recorded."""
     return state_dir(deployment) / "outputs.json"
+
+
+def emulator_state_file() -> Path:
+    """Where the local deployment's running emulator records its pid and endpoint."""
+    return state_dir("local") / STATE_FILE_NAME
 
 
 def write_outputs(outputs: dict[str, str], deployment: str | None = None) -> Path:
@@ -119,6 +136,10 @@ class Settings:
         return self.output("DerivedPrefix")
 
     @property
+    def quarantine_prefix(self) -> str:
+        return self.output("QuarantinePrefix")
+
+    @property
     def orders_table(self) -> str:
         return self.output("OrdersTableName")
 
@@ -147,6 +168,43 @@ def _how_to_provide(deployment: str) -> str:
         "run `sales-cdc deploy --stack-name NAME` to create the stack and record its outputs, "
         f"or set SALES_CDC_OUTPUT_<NAME> environment variables (outputs file: {outputs_path('aws')})."
     )
+
+
+def prefix_problem(value: str) -> str | None:
+    """Why ``value`` is not a lake key prefix (see PREFIX_RULE), or None when it is one."""
+    if not value:
+        return "it is empty (the whole bucket)"
+    if value.startswith("/"):
+        return "it starts with '/' (S3 keys have no leading slash)"
+    if not value.endswith("/"):
+        return "it does not end with '/' (a prefix names a folder)"
+    for folder in value[:-1].split("/"):
+        if folder in ("", ".", ".."):
+            return f"it has a {folder or 'empty'!r} folder, which escapes or blurs its place in the bucket"
+    return None
+
+
+def validate_lake_prefixes(outputs: dict[str, str], sources: dict[str, str]) -> None:
+    """Refuse lake prefixes that escape the bucket or overlap each other; ``sources`` names where each
+    output came from (an environment variable or the outputs file), for the message."""
+    prefixes = {name: outputs[name] for name in LAKE_PREFIX_OUTPUTS if name in outputs}
+    for name, value in prefixes.items():
+        problem = prefix_problem(value)
+        if problem:
+            raise SettingsError(
+                f"{sources.get(name, name)}: {name}={value!r} is refused: {problem}. "
+                f"Each lake prefix must be {PREFIX_RULE}; fix the value."
+            )
+    for inner, inner_value in prefixes.items():
+        for outer, outer_value in prefixes.items():
+            if inner != outer and inner_value.startswith(outer_value):
+                raise SettingsError(
+                    f"{sources.get(inner, inner)}: {inner}={inner_value!r} is inside "
+                    f"{outer}={outer_value!r} ({sources.get(outer, outer)}); the lake prefixes "
+                    f"{', '.join(LAKE_PREFIX_OUTPUTS)} must not overlap (none inside another), "
+                    "or one's objects would be read or overwritten as the other's. Give them separate "
+                    "folders."
+                )
 
 
 def provisioning_lock(deployment: str = "local") -> Path:
@@ -182,15 +240,17 @@ def load_settings(deployment: str | None = None, *, require_outputs: bool = True
             outputs.update(json.loads(path.read_text()))
         except json.JSONDecodeError as exc:
             raise SettingsError(f"{path} is not valid JSON ({exc}); delete it and provision again.") from exc
+    sources = {name: f"outputs file {path}" for name in outputs}
     for name in REQUIRED_OUTPUTS:
-        env = os.environ.get(f"SALES_CDC_OUTPUT_{name.upper()}")
+        variable = f"SALES_CDC_OUTPUT_{name.upper()}"
+        env = os.environ.get(variable)
         if env:
             outputs[name] = env
+            sources[name] = f"environment variable {variable}"
+    validate_lake_prefixes(outputs, sources)
     endpoint = os.environ.get("SALES_CDC_ENDPOINT_URL") or None
     if deployment == "local" and endpoint is None:
-        from local_aws.emulator import running_endpoint
-
-        endpoint = running_endpoint()
+        endpoint = running_endpoint(emulator_state_file())
     # The region the stack was deployed to wins; then the environment.
     region = (
         outputs.get("Region")

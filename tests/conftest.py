@@ -1,15 +1,19 @@
-"""Shared fixtures: one embedded AWS (moto server process) per test session, reset per test that needs it."""
+"""Shared fixtures: one local stack (its emulator process) per test session, reset per test that needs it."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.clients import LOCAL_CREDENTIALS
-from local_aws.emulator import Emulator, reset_emulator
+from local_aws.dataplane import DataPlane
+from local_aws.server import STATE_FILE_NAME, Emulator, reset_emulator
+from local_aws.stack import LocalStack
+from sales_cdc.settings import Settings, load_settings, outputs_path, state_dir
 
 
 @pytest.fixture(scope="session")
@@ -29,15 +33,25 @@ def sales_cdc_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def emulator(sales_cdc_home: Path) -> Iterator[Emulator]:
-    """The session's moto server on a free port of 127.0.0.1, recorded for settings to find."""
-    emu = Emulator(port=0, record=True, log_path=sales_cdc_home / "emulator.log")
+def local_stack(sales_cdc_home: Path) -> Iterator[LocalStack]:
+    """The session's local stack: a moto server on a free port of 127.0.0.1, recorded for settings to find.
+
+    Its log stays outside the local state directory, which clean_emulator empties.
+    """
+    stack = LocalStack(state_dir("local"), port=0, emulator_log=sales_cdc_home / "emulator.log")
     os.environ.pop("SALES_CDC_EMULATOR_PORT", None)
-    emu.start()
-    os.environ["SALES_CDC_ENDPOINT_URL"] = emu.endpoint
-    yield emu
-    emu.stop()
+    endpoint = stack.start_or_reuse_emulator()
+    os.environ["SALES_CDC_ENDPOINT_URL"] = endpoint
+    yield stack
+    stack.stop()
     os.environ.pop("SALES_CDC_ENDPOINT_URL", None)
+
+
+@pytest.fixture(scope="session")
+def emulator(local_stack: LocalStack) -> Emulator:
+    """The session's moto server."""
+    assert local_stack.emulator is not None, "the session's home is new: its emulator is started, not reused"
+    return local_stack.emulator
 
 
 @pytest.fixture
@@ -47,16 +61,27 @@ def clean_emulator(emulator: Emulator, sales_cdc_home: Path) -> Emulator:
     local_state = sales_cdc_home / "local"
     if local_state.exists():
         for path in local_state.rglob("*"):
-            if path.is_file() and path.name != "emulator.json":
+            if path.is_file() and path.name != STATE_FILE_NAME:
                 path.unlink()
     return emulator
 
 
 @pytest.fixture
-def provisioned(clean_emulator: Emulator):
+def provisioned(clean_emulator: Emulator, local_stack: LocalStack) -> Settings:
     """A freshly provisioned local deployment; returns its Settings."""
-    from local_aws.provision import provision
-    from sales_cdc.settings import load_settings
-
-    provision(clean_emulator.endpoint, report=lambda line: None)
+    local_stack.provision(outputs_path=outputs_path("local"))
     return load_settings("local")
+
+
+@pytest.fixture
+def make_data_plane() -> Callable[..., DataPlane]:
+    """Builds (does not start) the data plane of a provisioned local deployment's settings.
+
+    Keyword options as for DataPlane; checkpoints and status live in the local state directory.
+    """
+
+    def make(settings: Settings, **options: Any) -> DataPlane:
+        options.setdefault("state_dir", state_dir("local"))
+        return DataPlane.from_outputs(settings.endpoint_url, settings.region, settings.outputs, **options)
+
+    return make

@@ -1,7 +1,8 @@
 """``sales-cdc deploy``: package the transform Lambda and create or update the AWS stack.
 
-The work is done by ``infra.deploy.run_deploy``; this module parses the options and turns deploy
-errors into a message and a non-zero exit.
+The work is done by ``infra.deploy.run_deploy``; this module parses the options, says where the
+application reads the ``aws`` deployment's outputs and which it needs, and turns deploy errors into
+a message and a non-zero exit.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import click
 
 from infra.deploy import TEMPLATE_PATH, DeployError, DeployRequest, run_deploy
+from sales_cdc.settings import REQUIRED_OUTPUTS, outputs_path
 
 
 def _parse_parameters(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -90,6 +92,8 @@ def deploy(
         template_path=template_path,
         endpoint_url=endpoint_url,
         timeout=timeout * 60.0,
+        outputs_path=outputs_path("aws"),
+        required_outputs=REQUIRED_OUTPUTS,
     )
     # Tests may hand in ready-made clients (e.g. wrapped in botocore's Stubber) through the context object.
     clients = (ctx.obj or {}).get("aws_clients") if isinstance(ctx.obj, dict) else None

@@ -8,14 +8,17 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-import boto3
 import click
 
+from infra.clients import LOCAL_CREDENTIALS, boto3_client
+from sales_cdc.commands import from_options
 from sales_cdc.generator import (
+    DEFAULT_ORDERS,
     GeneratorConfig,
     GeneratorConfigError,
     GeneratorError,
     GeneratorSummary,
+    ProgressReport,
     check_table,
     client_config,
     generate_orders,
@@ -24,7 +27,6 @@ from sales_cdc.generator import (
 )
 from sales_cdc.settings import Settings, SettingsError, load_settings
 
-DEFAULT_ORDERS = 1000
 # GeneratorConfig field -> the option a user typed, so that errors point at the option.
 _OPTION_OF_FIELD = {
     "orders": "--orders",
@@ -53,18 +55,22 @@ def _parse_start(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 def dynamodb_client(settings: Settings, writers: int) -> Any:
     """A DynamoDB client for the deployment, with a connection per writer thread."""
-    config = client_config(writers)
-    if settings.deployment == "local":
-        if not settings.endpoint_url:
-            raise click.ClickException(
-                "the local emulator is not running; start it with `sales-cdc local up` "
-                "(or set SALES_CDC_ENDPOINT_URL to its endpoint)."
-            )
-        from infra.clients import LOCAL_CREDENTIALS
-
-        return boto3.client("dynamodb", config=config, **settings.boto3_kwargs(), **LOCAL_CREDENTIALS)
-    session = boto3.Session(profile_name=settings.profile_name)
-    return session.client("dynamodb", config=config, **settings.boto3_kwargs())
+    local = settings.deployment == "local"
+    if local and not settings.endpoint_url:
+        raise click.ClickException(
+            "the local emulator is not running; start it with `sales-cdc local up` "
+            "(or set SALES_CDC_ENDPOINT_URL to its endpoint)."
+        )
+    # Locally the emulator's credentials; on AWS the profile's or the standard chain's (``{}``), even
+    # at a custom endpoint.
+    return boto3_client(
+        "dynamodb",
+        settings.endpoint_url,
+        settings.region,
+        config=client_config(writers),
+        credentials=LOCAL_CREDENTIALS if local else {},
+        profile_name=None if local else settings.profile_name,
+    )
 
 
 def _bad_parameter(error: GeneratorConfigError) -> click.BadParameter:
@@ -114,7 +120,9 @@ def _summary_text(summary: GeneratorSummary) -> str:
     "--writers", type=int, default=2, show_default=True, help="Concurrent writers (orders are sharded by id)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
 def generate(
+    ctx: click.Context,
     orders: int | None,
     events: int | None,
     seed: int | None,
@@ -131,19 +139,11 @@ def generate(
 
     Every argument and the table are checked before anything is written.
     """
-    if orders is None and events is None:
-        orders = DEFAULT_ORDERS
-    config = GeneratorConfig(
-        orders=orders,
-        events=events,
-        update_ratio=update_ratio,
-        delete_ratio=delete_ratio,
-        seed=seed,
-        rate=rate,
-        start=start,
-        days=days,
+    config = from_options(
+        GeneratorConfig,
+        ctx.params,
+        orders=DEFAULT_ORDERS if orders is None and events is None else orders,
         table=table or "orders",  # a placeholder until the deployment's table is known
-        writers=writers,
     )
     try:
         validate_config(config)
@@ -172,7 +172,9 @@ def generate(
             with click.progressbar(length=planned, label="Writing change events", file=sys.stderr) as bar:
                 summary = generate_orders(client, config, progress=bar.update)
         else:
-            summary = generate_orders(client, config)
+            # No terminal to draw a bar on (a pipe, a CI log): the run log's lines instead.
+            report = ProgressReport(planned, lambda line: click.echo(line, err=True))
+            summary = generate_orders(client, config, progress=report)
     except GeneratorError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -9,6 +9,7 @@ It records itself in ``<state dir>/up.json`` so ``status`` can describe it and `
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -16,36 +17,70 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 
-from local_aws.dataplane import running_status
-from local_aws.emulator import Emulator, EmulatorError, pid_alive, running_state, stop_recorded
-from sales_cdc.settings import SettingsError, load_settings, state_dir
+from infra.clients import LOCAL_CREDENTIALS
+from local_aws.dataplane import (
+    LOG_FILE,
+    DataPlane,
+    DataPlaneError,
+    format_health,
+    read_status,
+    running_status,
+)
+from local_aws.provision import ProvisionError
+from local_aws.server import EmulatorError, pid_alive, running_state, stop_recorded
+from local_aws.server.process import stop_pid
+from local_aws.stack import LocalStack
+from sales_cdc.health.alarms import ALARM, AlarmState, pipeline_alarms
+from sales_cdc.settings import SettingsError, emulator_state_file, load_settings, outputs_path, state_dir
 
 UP_FILE = "up.json"
+UI_FILE = "ui.json"
 DOWN_TIMEOUT_S = 60.0  # a clean stop flushes buffers and may wait for the last S3 writes
 
 
-def start_or_reuse_emulator(port: int | None) -> tuple[str, Emulator | None]:
-    """The recorded emulator if one runs, else a new one; returns its endpoint and the one started here.
+def local_stack(emulator_port: int | None = None) -> LocalStack:
+    """The local deployment's stack, in ``$SALES_CDC_HOME/local``."""
+    return LocalStack(state_dir("local"), port=emulator_port)
+
+
+def start_emulator(stack: LocalStack) -> str:
+    """Start the stack's emulator or reuse the recorded one; returns its endpoint.
 
     Says which on the terminal and points this process's settings at it (SALES_CDC_ENDPOINT_URL).
     """
-    emulator = None
-    recorded = running_state()
-    if recorded is not None:
-        endpoint = recorded["endpoint"]
-        click.echo(f"Embedded AWS: reusing the one running at {endpoint} (pid {recorded['pid']}).")
-    else:
-        emulator = Emulator(port=port, record=True, log_path=state_dir("local") / "emulator.log")
-        try:
-            emulator.start()
-        except EmulatorError as exc:
-            raise click.ClickException(str(exc)) from exc
-        endpoint = emulator.endpoint
-        click.echo(f"Embedded AWS: started at {endpoint}" + (f" ({emulator.note})" if emulator.note else ""))
+    try:
+        endpoint = stack.start_or_reuse_emulator(report=click.echo)
+    except EmulatorError as exc:
+        raise click.ClickException(str(exc)) from exc
     os.environ["SALES_CDC_ENDPOINT_URL"] = endpoint
-    return endpoint, emulator
+    return endpoint
+
+
+def provision_stack(stack: LocalStack) -> None:
+    """Provision the emulator from the template, recording the outputs where the settings read them."""
+    click.echo("Provisioning from infra/template.yaml:")
+    try:
+        stack.provision(outputs_path=outputs_path("local"), report=click.echo)
+    except ProvisionError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def start_data_plane(stack: LocalStack) -> DataPlane:
+    """Start the data plane of the provisioned stack, as the local settings describe it."""
+    try:
+        settings = load_settings("local")
+        return stack.start_data_plane(settings.outputs, settings.region)
+    except (SettingsError, DataPlaneError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def dataplane_status_file() -> Path:
+    """Where the local deployment's data plane writes its status."""
+    return local_stack().status_file
 
 
 def up_path() -> Path:
@@ -88,28 +123,23 @@ def local() -> None:
 )
 def up(emulator_port: int | None, status_every: float) -> None:
     """Start embedded AWS, provision it and run the data plane in the foreground (Ctrl-C stops)."""
-    import logging
-
-    from local_aws.dataplane import DataPlane, format_health
-    from local_aws.provision import ProvisionError, provision
-
     existing_up = running_up()
     if existing_up:
         raise click.ClickException(
             f"`sales-cdc local up` is already running (pid {existing_up['pid']}); see "
             "`sales-cdc local status`, or stop it with `sales-cdc local down`."
         )
-    other_plane = running_status()
+    other_plane = running_status(dataplane_status_file())
     if other_plane:
         raise click.ClickException(
             f"a data plane is already running (pid {other_plane['pid']}, e.g. `sales-cdc up`); stop it first "
             "with `sales-cdc local down`."
         )
-    home = state_dir("local")
-    home.mkdir(parents=True, exist_ok=True)
+    stack = local_stack(emulator_port)
+    stack.home.mkdir(parents=True, exist_ok=True)
     # The pumps and the in-process Lambda log to a file, like CloudWatch; the terminal shows health.
     logging.basicConfig(
-        filename=home / "dataplane.log",
+        filename=stack.home / LOG_FILE,
         level=logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
@@ -118,24 +148,14 @@ def up(emulator_port: int | None, status_every: float) -> None:
         raise _Stop()
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    emulator: Emulator | None = None
-    plane: DataPlane | None = None
     interactive = sys.stdout.isatty()
     try:
-        recorded = running_state()
-        endpoint, emulator = start_or_reuse_emulator(emulator_port)
-        click.echo("Provisioning from infra/template.yaml:")
-        try:
-            provision(endpoint, report=click.echo)
-        except ProvisionError as exc:
-            raise click.ClickException(str(exc)) from exc
-        try:
-            plane = DataPlane(load_settings("local")).start()
-        except SettingsError as exc:
-            raise click.ClickException(str(exc)) from exc
-        _write_up_record(endpoint, recorded, emulator)
+        start_emulator(stack)
+        provision_stack(stack)
+        plane = start_data_plane(stack)
+        _write_up_record(stack)
         click.secho(
-            f"Data plane running (pid {os.getpid()}); logs in {home / 'dataplane.log'}. "
+            f"Data plane running (pid {os.getpid()}); logs in {stack.home / LOG_FILE}. "
             "Ctrl-C stops; `sales-cdc local status` from another terminal.",
             bold=True,
         )
@@ -152,12 +172,7 @@ def up(emulator_port: int | None, status_every: float) -> None:
         # A second Ctrl-C must not cut the flush short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if plane is not None:
-            plane.stop()
-            click.echo("Data plane stopped: " + format_health(plane.health()))
-        if emulator is not None:
-            emulator.stop()
-            click.echo("Embedded AWS stopped.")
+        stack.stop(report=click.echo)
         record = _read_json(up_path())
         if record and record.get("pid") == os.getpid():
             up_path().unlink(missing_ok=True)
@@ -165,14 +180,14 @@ def up(emulator_port: int | None, status_every: float) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _write_up_record(endpoint: str, recorded: dict[str, Any] | None, emulator: Emulator | None) -> None:
-    emulator_pid = emulator.process.pid if emulator and emulator.process else (recorded or {}).get("pid")
+def _write_up_record(stack: LocalStack) -> None:
+    health = stack.health()
     record = {
         "pid": os.getpid(),
         "started_at": time.time(),
-        "endpoint": endpoint,
-        "emulator_pid": emulator_pid,
-        "emulator_started_here": emulator is not None,
+        "endpoint": health["endpoint"],
+        "emulator_pid": health["emulator_pid"],
+        "emulator_started_here": health["emulator_started_here"],
     }
     path = up_path()
     tmp = path.with_name(f".{path.name}.tmp")
@@ -180,52 +195,178 @@ def _write_up_record(endpoint: str, recorded: dict[str, Any] | None, emulator: E
     tmp.replace(path)
 
 
-@local.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(as_json: bool) -> None:
-    """Show the embedded AWS, a running `local up` and the data plane's health."""
-    from local_aws.dataplane import format_health, read_status
+def ui_path() -> Path:
+    """Where a running ``sales-cdc up`` records its pid, its Dagster process and the UI's URL."""
+    return state_dir("local") / UI_FILE
 
-    emulator = running_state()
+
+def write_ui_record(url: str, dagster_pid: int) -> None:
+    """Record that this process (``sales-cdc up``) serves the Dagster UI at ``url``, for ``local status``."""
+    record = {"pid": os.getpid(), "dagster_pid": dagster_pid, "url": url, "started_at": time.time()}
+    path = ui_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
+
+
+def remove_ui_record() -> None:
+    """Remove this process's UI record (``sales-cdc up`` stopping); another process's is left alone."""
+    record = _read_json(ui_path())
+    if record and record.get("pid") == os.getpid():
+        ui_path().unlink(missing_ok=True)
+
+
+def _process_state(record: dict[str, Any] | None, *pid_keys: str) -> str:
+    """running / not running / dead: a record whose processes are gone is stale (a kill -9, a crash)."""
+    if record is None:
+        return "not running"
+    pids = [int(record.get(key) or 0) for key in pid_keys]
+    return "running" if all(pid_alive(pid) for pid in pids) else "dead"
+
+
+def _dataplane_state(plane: dict[str, Any] | None, live: bool) -> str:
+    if live:
+        return "running"
+    if plane is None or not plane.get("running"):
+        return "not running"
+    if not pid_alive(int(plane.get("pid") or 0)):
+        return "dead"
+    return "not responding"  # alive but its status writer stopped: hung
+
+
+def _alarm_states(endpoint: str | None) -> tuple[list[AlarmState], str | None]:
+    """The stack's alarms from the emulator's CloudWatch, or why they cannot be read."""
+    if endpoint is None:
+        return [], "unknown: the embedded AWS is not running"
+    try:
+        settings = load_settings("local", require_outputs=False)
+    except SettingsError as exc:
+        return [], f"unknown: {exc}"
+    prefix = settings.outputs.get("AlarmNamePrefix")
+    if not prefix:
+        return [], "unknown: the stack outputs have no AlarmNamePrefix; provision again (`sales-cdc up`)"
+    client = boto3.client(
+        "cloudwatch", endpoint_url=endpoint, region_name=settings.region, **LOCAL_CREDENTIALS
+    )
+    try:
+        alarms = pipeline_alarms(client, prefix)
+    except (BotoCoreError, ClientError) as exc:
+        return [], f"could not be read from {endpoint}: {exc}"
+    return alarms, None if alarms else f"none named {prefix}*; provision again (`sales-cdc up`)"
+
+
+def status_report() -> dict[str, Any]:
+    """What runs locally: the emulator, the data plane (figures only when live), the UI, and the alarms."""
+    emulator_record = _read_json(emulator_state_file())
+    emulator = running_state(emulator_state_file())
+    ui_record = _read_json(ui_path())
+    ui_state = _process_state(ui_record, "pid", "dagster_pid")
     up_record = running_up()
-    plane = read_status()
-    plane_live = running_status() is not None
-    if as_json:
-        click.echo(
-            json.dumps(
-                {"emulator": emulator, "up": up_record, "dataplane": plane, "dataplane_running": plane_live},
-                indent=1,
-            )
-        )
-        return
-    if emulator:
+    plane = read_status(dataplane_status_file())
+    live = running_status(dataplane_status_file()) is not None
+    plane_state = _dataplane_state(plane, live)
+    runner = None
+    if live and plane is not None:
+        if up_record and int(up_record["pid"]) == int(plane["pid"]):
+            runner = "sales-cdc local up"
+        elif ui_record and ui_state == "running" and int(ui_record["pid"]) == int(plane["pid"]):
+            runner = "sales-cdc up"
+    alarms, alarms_note = _alarm_states(emulator["endpoint"] if emulator else None)
+    return {
+        "emulator": {
+            "state": "running" if emulator else _process_state(emulator_record, "pid"),
+            "pid": (emulator_record or {}).get("pid"),
+            "endpoint": (emulator_record or {}).get("endpoint"),
+        },
+        "up": up_record,
+        "dataplane": {
+            "state": plane_state,
+            "pid": (plane or {}).get("pid"),
+            "run_by": runner,
+            "status_age_s": round(time.time() - float(plane.get("updated_at", 0)), 1) if plane else None,
+            # A dead or hung data plane's last figures are not today's: only a live one's are shown.
+            "health": plane.get("health") if live and plane else None,
+            "checkpoint_dir": (plane or {}).get("checkpoint_dir"),
+        },
+        "ui": {"state": ui_state, **{k: (ui_record or {}).get(k) for k in ("url", "pid", "dagster_pid")}},
+        "alarms": [
+            {"name": a.name, "state": a.state, "reason": a.reason, "description": a.description}
+            for a in alarms
+        ],
+        "alarms_note": alarms_note,
+    }
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    emulator = report["emulator"]
+    if emulator["state"] == "running":
         click.echo(f"Embedded AWS: running at {emulator['endpoint']} (pid {emulator['pid']}).")
+    elif emulator["state"] == "dead":
+        click.echo(
+            f"Embedded AWS: dead (pid {emulator['pid']} is gone; stale record). `sales-cdc up` restarts it."
+        )
     else:
         click.echo("Embedded AWS: not running.")
+    up_record, ui = report["up"], report["ui"]
     if up_record:
         since = time.strftime("%H:%M:%S", time.localtime(up_record["started_at"]))
         click.echo(f"local up: running (pid {up_record['pid']}, since {since}).")
+    elif ui["state"] == "running":
+        click.echo(f"sales-cdc up: running (pid {ui['pid']}).")
     else:
-        click.echo("local up: not running.")
-    if plane is None:
-        click.echo("Data plane: no status recorded.")
+        click.echo("local up: not running. sales-cdc up: not running.")
+    plane = report["dataplane"]
+    age = f"status {plane['status_age_s']:.0f} s old" if plane["status_age_s"] is not None else "no status"
+    run_by = f", run by `{plane['run_by']}`" if plane["run_by"] else ""
+    described = {
+        "running": f"running (pid {plane['pid']}{run_by}, {age}).",
+        "dead": f"dead (pid {plane['pid']} is gone without stopping; its last figures are not shown). "
+        "The next start resumes from its checkpoints.",
+        "not responding": f"not responding (pid {plane['pid']} alive, {age}).",
+        "not running": "not running.",
+    }
+    click.echo(f"Data plane: {described[plane['state']]}")
+    health = plane["health"]
+    if health is not None:
+        click.echo("  " + format_health(health))
+        for pump in ("pipe", "firehose"):
+            values = health.get(pump) or {}
+            shown = ", ".join(f"{key}={value}" for key, value in values.items() if key != "last_error")
+            click.echo(f"  {pump}: {shown}")
+            if values.get("last_error"):
+                click.echo(f"    last error: {values['last_error']}")
+        click.echo(f"  checkpoints: {plane['checkpoint_dir']}")
+    if ui["state"] == "running":
+        click.echo(
+            f"Dagster UI: running at {ui['url']} (pid {ui['dagster_pid']}, `sales-cdc up` pid {ui['pid']})."
+        )
+    elif ui["state"] == "dead":
+        click.echo(f"Dagster UI: dead (was {ui['url']}; `sales-cdc up` pid {ui['pid']} or dagster is gone).")
+    else:
+        click.echo("Dagster UI: not running (`sales-cdc up` starts it).")
+    alarms = report["alarms"]
+    if report["alarms_note"]:
+        click.echo(f"Alarms: {report['alarms_note']}")
+    if alarms:
+        firing = sum(1 for a in alarms if a["state"] == ALARM)
+        click.echo(f"Alarms: {firing} in ALARM of {len(alarms)}.")
+        for alarm in alarms:
+            click.echo(f"  {alarm['state']:<17} {alarm['name']}")
+            if alarm["state"] == ALARM:
+                click.echo(f"    {alarm['reason']}")
+                click.echo(f"    what to do: {alarm['description']}")
+
+
+@local.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(as_json: bool) -> None:
+    """Show what runs (embedded AWS, data plane, Dagster UI), the data plane's figures and the alarms."""
+    report = status_report()
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
         return
-    age = time.time() - float(plane.get("updated_at", 0))
-    state = (
-        "running"
-        if plane_live
-        else ("stopped" if not plane.get("running") else "not responding (stale status)")
-    )
-    click.echo(f"Data plane: {state} (pid {plane.get('pid')}, status {age:.0f} s old).")
-    health = plane.get("health") or {}
-    click.echo("  " + format_health(health))
-    for pump in ("pipe", "firehose"):
-        values = health.get(pump) or {}
-        shown = ", ".join(f"{key}={value}" for key, value in values.items() if key != "last_error")
-        click.echo(f"  {pump}: {shown}")
-        if values.get("last_error"):
-            click.echo(f"    last error: {values['last_error']}")
-    click.echo(f"  checkpoints: {plane.get('checkpoint_dir')}")
+    _print_report(report)
 
 
 @local.command()
@@ -243,20 +384,15 @@ def down(timeout: float) -> None:
     up_record = running_up()
     if up_record:
         targets.append(("local up", int(up_record["pid"])))
-    plane = running_status()
+    plane = running_status(dataplane_status_file())
     if plane and all(pid != int(plane["pid"]) for _, pid in targets):
         targets.append(("data plane", int(plane["pid"])))
     for what, pid in targets:
         click.echo(f"Stopping {what} (pid {pid})…")
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
+        stopped = stop_pid(pid, timeout, every=0.1)
+        if stopped is None:
             continue
-        deadline = time.monotonic() + timeout
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        if not stopped:
             click.echo(
                 f"  {what} did not stop within {timeout:.0f} s and was killed; its checkpoints make the next "
                 "start resume without loss (with some duplicates)."
@@ -265,7 +401,7 @@ def down(timeout: float) -> None:
             click.echo(f"  {what} stopped.")
         stopped_any = True
     up_path().unlink(missing_ok=True)
-    if stop_recorded():
+    if stop_recorded(emulator_state_file()):
         click.echo("Embedded AWS stopped.")
         stopped_any = True
     if not stopped_any:

@@ -18,8 +18,18 @@ from pathlib import Path
 
 import click
 
-from local_aws.emulator import HOST, Emulator, free_port, port_is_free
-from sales_cdc.settings import load_settings, project_root, provisioning_lock, state_dir
+from local_aws.dataplane import format_health
+from local_aws.server import HOST, free_port, port_is_free
+from local_aws.server.process import stop_process_group
+from sales_cdc.commands.local import (
+    local_stack,
+    provision_stack,
+    remove_ui_record,
+    start_data_plane,
+    start_emulator,
+    write_ui_record,
+)
+from sales_cdc.settings import project_root, provisioning_lock, state_dir
 
 DEFAULT_UI_PORT = 3000
 DAGSTER_YAML = """\
@@ -103,24 +113,6 @@ def start_dagster(ui_port: int, endpoint: str) -> subprocess.Popen:
     )
 
 
-def stop_process_group(process: subprocess.Popen, timeout: float = 20.0) -> None:
-    """SIGTERM a process group, wait, then SIGKILL whatever is left."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # children of dagster dev (daemon, code server)
-    except ProcessLookupError:
-        pass
-    process.wait()
-
-
 class _Stop(Exception):
     pass
 
@@ -141,44 +133,34 @@ def _raise_stop(signum: int, frame: object) -> None:
 )
 def up(ui_port: int | None, emulator_port: int | None, status_every: float) -> None:
     """Start the local product: embedded AWS, data plane and the Dagster UI (Ctrl-C stops all)."""
-    from local_aws.dataplane import DataPlane, DataPlaneError, format_health
-    from local_aws.provision import ProvisionError, provision
-    from sales_cdc.commands.local import start_or_reuse_emulator
-
     if ui_port is None:
         ui_port = free_port(DEFAULT_UI_PORT)
-    elif not port_is_free(ui_port):
+    elif not port_is_free(ui_port, HOST):
         raise click.BadParameter(
             f"port {ui_port} is already in use on {HOST}; choose another.", param_hint="--ui-port"
         )
 
     signal.signal(signal.SIGTERM, _raise_stop)
-    emulator: Emulator | None = None
-    dataplane = None
+    stack = local_stack(emulator_port)
     dagster: subprocess.Popen | None = None
     started = time.monotonic()
     try:
-        endpoint, emulator = start_or_reuse_emulator(emulator_port)
+        endpoint = start_emulator(stack)
         # Dagster starts while the emulator is provisioned: its code location waits for the lock to go
         # (sales_cdc.settings.wait_for_provisioning) before it reads the stack outputs.
         lock = provisioning_lock("local")
         lock.parent.mkdir(parents=True, exist_ok=True)
         lock.write_text(str(os.getpid()))
         dagster = start_dagster(ui_port, endpoint)
-        click.echo("Provisioning from infra/template.yaml:")
         try:
-            provision(endpoint, report=click.echo)
-            lock.unlink(missing_ok=True)
-            dataplane = DataPlane(load_settings("local"))
-            dataplane.start()
-        except (ProvisionError, DataPlaneError) as exc:
-            dataplane = None
-            raise click.ClickException(str(exc)) from exc
+            provision_stack(stack)
         finally:
             lock.unlink(missing_ok=True)
+        dataplane = start_data_plane(stack)
         click.echo("Data plane: Pipe and Firehose stand-ins running.")
         url = f"http://{HOST}:{ui_port}"
         wait_for_ui(url, dagster)
+        write_ui_record(url, dagster.pid)  # for `sales-cdc local status`
         click.secho(
             f"\nsales-cdc is up in {time.monotonic() - started:.1f} s. Dagster UI: {url}\n"
             "Materialize `orders` (group ingest) to create orders; the sensor refreshes the summaries.\n"
@@ -197,9 +179,8 @@ def up(ui_port: int | None, emulator_port: int | None, status_every: float) -> N
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if dagster is not None:
-            stop_process_group(dagster)
-        if dataplane is not None:
-            dataplane.stop()
-        if emulator is not None:
-            emulator.stop()
+            # kill_leftovers: dagster dev's daemon and code server may outlive it.
+            stop_process_group(dagster, timeout=20.0, kill_leftovers=True)
+        stack.stop()
+        remove_ui_record()
         click.echo("Stopped.")

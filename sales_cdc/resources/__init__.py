@@ -7,7 +7,7 @@ reference projects): assets, checks, sensors and schedules only name resource ke
 | key            | local                                    | aws                          |
 |----------------|------------------------------------------|------------------------------|
 | s3             | dagster-aws S3Resource on the emulator   | S3Resource                   |
-| dynamodb, glue, sqs | boto3 clients on the emulator       | boto3 clients                |
+| dynamodb, glue, sqs, cloudwatch | boto3 clients on the emulator | boto3 clients         |
 | lake           | LakeResource (stack outputs)             | LakeResource (stack outputs) |
 | query_engine   | LocalQueryEngine (DuckDB + sqlglot)      | AthenaQueryEngine (pyathena) |
 | crawler        | LocalCrawlerResource                     | GlueCrawlerResource          |
@@ -23,7 +23,9 @@ from typing import Any
 
 from dagster_aws.s3 import S3Resource
 
+from infra.clients import LOCAL_CREDENTIALS
 from sales_cdc.resources.aws import (
+    CloudWatchResource,
     DynamoDBResource,
     GlueResource,
     LakeResource,
@@ -42,9 +44,8 @@ from sales_cdc.settings import (
 )
 
 # The resource keys every part of the application uses (the contract between them).
-RESOURCE_KEYS = ("s3", "dynamodb", "glue", "sqs", "lake", "query_engine", "crawler")
-CLIENT_KEYS = ("s3", "dynamodb", "glue", "sqs")  # need only an endpoint or AWS credentials
-STACK_KEYS = ("lake", "query_engine", "crawler")  # need the stack outputs as well
+RESOURCE_KEYS = ("s3", "dynamodb", "glue", "sqs", "cloudwatch", "lake", "query_engine", "crawler")
+STACK_KEYS = ("lake", "query_engine", "crawler")  # need the stack outputs, not just an endpoint
 
 _RELOAD_HINT = (
     "Then reload the code location (Deployment → Reload in the Dagster UI, or restart `dagster dev`)."
@@ -55,8 +56,6 @@ def _client_config(settings: Settings) -> dict[str, Any]:
     """boto3 configuration shared by the client resources of a deployment."""
     config: dict[str, Any] = {"region_name": settings.region}
     if settings.deployment == "local":
-        from infra.clients import LOCAL_CREDENTIALS
-
         # The emulator accepts any credentials; fixed ones keep boto3 from looking for real ones.
         config.update(endpoint_url=settings.endpoint_url, **LOCAL_CREDENTIALS)
     else:
@@ -67,39 +66,27 @@ def _client_config(settings: Settings) -> dict[str, Any]:
 
 
 def _stack_resources(settings: Settings, client_config: dict[str, Any]) -> dict[str, Any]:
+    """The lake, the query engine and the crawler of a deployment whose stack outputs are complete."""
     lake = LakeResource.from_settings(settings)
     if settings.deployment == "local":
-        return {
-            "lake": lake,
-            "query_engine": LocalQueryEngine(
-                database=lake.glue_database,
-                endpoint_url=settings.endpoint_url,
-                region_name=settings.region,
-                workgroup=lake.workgroup,
-                output_location=settings.output("AthenaResultsLocation"),
-            ),
-            "crawler": LocalCrawlerResource(
-                crawler_name=lake.crawler_name,
-                endpoint_url=settings.endpoint_url,
-                region_name=settings.region,
-            ),
-        }
+        engine_class, crawler_class = LocalQueryEngine, LocalCrawlerResource
+        endpoint: dict[str, Any] = {"endpoint_url": settings.endpoint_url}
+        engine_only: dict[str, Any] = {"output_location": settings.output("AthenaResultsLocation")}
+    else:
+        engine_class, crawler_class = AthenaQueryEngine, GlueCrawlerResource
+        endpoint = {"profile_name": settings.profile_name, "endpoint_url": client_config.get("endpoint_url")}
+        # The workgroup enforces its result location and scan cutoff (EnforceWorkGroupConfiguration).
+        engine_only = {}
     return {
         "lake": lake,
-        # The workgroup enforces its result location and scan cutoff (EnforceWorkGroupConfiguration).
-        "query_engine": AthenaQueryEngine(
+        "query_engine": engine_class(
             database=lake.glue_database,
             workgroup=lake.workgroup,
             region_name=settings.region,
-            profile_name=settings.profile_name,
-            endpoint_url=client_config.get("endpoint_url"),
+            **endpoint,
+            **engine_only,
         ),
-        "crawler": GlueCrawlerResource(
-            crawler_name=lake.crawler_name,
-            region_name=settings.region,
-            profile_name=settings.profile_name,
-            endpoint_url=client_config.get("endpoint_url"),
-        ),
+        "crawler": crawler_class(crawler_name=lake.crawler_name, region_name=settings.region, **endpoint),
     }
 
 
@@ -126,6 +113,9 @@ def build_resources(deployment: str | None = None) -> dict[str, Any]:
         "dynamodb": DynamoDBResource(**client_config),
         "glue": GlueResource(**client_config),
         "sqs": SQSResource(**client_config),
+        "cloudwatch": CloudWatchResource(
+            **client_config, alarm_name_prefix=settings.outputs.get("AlarmNamePrefix")
+        ),
     }
     try:
         complete = load_settings(deployment)  # raises SettingsError naming every missing output
@@ -138,9 +128,9 @@ def build_resources(deployment: str | None = None) -> dict[str, Any]:
 
 
 __all__ = [
-    "CLIENT_KEYS",
     "RESOURCE_KEYS",
     "STACK_KEYS",
+    "CloudWatchResource",
     "DynamoDBResource",
     "GlueResource",
     "LakeResource",

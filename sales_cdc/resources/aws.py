@@ -1,4 +1,4 @@
-"""AWS resources: boto3 clients for DynamoDB, Glue and SQS, and the stack outputs the assets need.
+"""AWS resources: boto3 clients for DynamoDB, Glue, SQS and CloudWatch, and the stack outputs the assets need.
 
 The clients are built on dagster-aws's ``ResourceWithBoto3Configuration`` (endpoint, region, profile,
 explicit credentials), so the same resource reaches the emulator locally and real AWS on ``aws``:
@@ -25,7 +25,7 @@ from pydantic import Field
 from sales_cdc.settings import Settings, SettingsError
 
 
-def boto3_client(config: ResourceWithBoto3Configuration, service: str) -> Any:
+def boto3_client(config: ResourceWithBoto3Configuration | S3Resource, service: str) -> Any:
     """A boto3 client for ``service`` from a dagster-aws boto3 configuration (retries included).
 
     Clients are cached per service and configuration: creating one loads botocore's endpoint and
@@ -54,18 +54,7 @@ def s3_client(s3: S3Resource) -> Any:
     """
     if s3.use_unsigned_session:
         return s3.get_client()
-    return _cached_client(
-        "s3",
-        s3.profile_name,
-        s3.region_name,
-        s3.endpoint_url,
-        s3.use_ssl,
-        s3.verify,
-        s3.aws_access_key_id,
-        s3.aws_secret_access_key,
-        s3.aws_session_token,
-        s3.max_attempts,
-    )
+    return boto3_client(s3, "s3")
 
 
 @functools.lru_cache(maxsize=32)
@@ -119,6 +108,30 @@ class SQSResource(ResourceWithBoto3Configuration):
         return boto3_client(self, "sqs")
 
 
+class CloudWatchResource(ResourceWithBoto3Configuration):
+    """CloudWatch: the pipeline's alarms (the emulator's CloudWatch locally, evaluated by the data plane).
+
+    ``alarm_name_prefix`` is the stack output AlarmNamePrefix: every alarm of the stack starts with it.
+    """
+
+    alarm_name_prefix: str | None = Field(
+        default=None, description="Prefix of the stack's alarm names (stack output AlarmNamePrefix)."
+    )
+
+    def get_client(self) -> Any:
+        """A boto3 CloudWatch client."""
+        return boto3_client(self, "cloudwatch")
+
+    def stack_alarm_prefix(self) -> str:
+        """The stack's alarm name prefix; SettingsError saying how to get it when the outputs lack it."""
+        if not self.alarm_name_prefix:
+            raise SettingsError(
+                "stack output 'AlarmNamePrefix' is not known, so the pipeline's alarms cannot be found; "
+                "provision again (`sales-cdc up`, or `sales-cdc deploy` on aws) with the current template."
+            )
+        return self.alarm_name_prefix
+
+
 class LakeResource(ConfigurableResource):
     """Where the data lake's parts live: the stack outputs every asset and the sensor read.
 
@@ -129,6 +142,10 @@ class LakeResource(ConfigurableResource):
     raw_prefix: str = Field(description="Key prefix of the raw CDC objects (RawCdcPrefix).")
     error_prefix: str = Field(description="Key prefix of records Firehose could not process (ErrorPrefix).")
     derived_prefix: str = Field(description="Key prefix of the derived tables (DerivedPrefix).")
+    quarantine_prefix: str = Field(
+        default="quarantine/orders_cdc/",
+        description="Key prefix where unreadable raw objects are moved, with the reason (QuarantinePrefix).",
+    )
     glue_database: str = Field(description="Glue database of the raw and derived tables (GlueDatabaseName).")
     raw_table: str = Field(description="Glue table of the raw CDC rows (RawCdcTableName).")
     orders_table: str = Field(description="DynamoDB table of the orders (OrdersTableName).")
@@ -146,6 +163,7 @@ class LakeResource(ConfigurableResource):
             raw_prefix=settings.raw_cdc_prefix,
             error_prefix=settings.error_prefix,
             derived_prefix=settings.derived_prefix,
+            quarantine_prefix=settings.quarantine_prefix,
             glue_database=settings.glue_database,
             raw_table=settings.raw_cdc_table,
             orders_table=settings.orders_table,
@@ -158,14 +176,6 @@ class LakeResource(ConfigurableResource):
     def raw_location(self) -> str:
         """``s3://bucket/raw/orders_cdc/``: the raw CDC table's location."""
         return f"s3://{self.bucket}/{self.raw_prefix}"
-
-    def raw_day_prefix(self, day: str) -> str:
-        """Key prefix of one day's raw objects (``raw/orders_cdc/dt=2026-11-21/``)."""
-        return f"{self.raw_prefix}dt={day}/"
-
-    def raw_hour_prefix(self, day: str, hour: str) -> str:
-        """Key prefix of one hour's raw objects (``raw/orders_cdc/dt=2026-11-21/hour=23/``)."""
-        return f"{self.raw_prefix}dt={day}/hour={hour}/"
 
     def derived_location(self, name: str) -> str:
         """``s3://bucket/derived/<name>/``: where a derived table's files live."""

@@ -17,13 +17,18 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
-if TYPE_CHECKING:
-    from local_aws.glue import CrawlResult, LocalCrawler
+from infra.lake import INPUT_FORMAT_TEXT, OUTPUT_FORMAT_TEXT, SERDE_OPENX_JSON
+from lambda_transform.schema import CDC_COLUMNS, PARTITION_KEYS
+from local_aws.glue import CrawlError, CrawlResult, LocalCrawler
+from sales_cdc.resources.query_engine import resolve_local_endpoint
 
 
 @dataclass(frozen=True)
@@ -102,17 +107,12 @@ class LocalCrawlerResource(CrawlerResource):
         """The LocalCrawler behind this resource (created on first use)."""
         with self._lock:
             if self._crawler is None:
-                from local_aws.glue import LocalCrawler
-                from sales_cdc.resources.query_engine import resolve_local_endpoint
-
                 endpoint = resolve_local_endpoint(self.endpoint_url)
                 self._crawler = LocalCrawler.connect(endpoint, self.region_name)
             return self._crawler
 
     def crawl(self) -> CrawlReport:
         """Crawl the crawler's S3 targets into the emulator's catalog."""
-        from local_aws.glue import CrawlError
-
         started = time.monotonic()
         try:
             result = self.local_crawler().crawl(self.crawler_name)
@@ -162,9 +162,6 @@ class GlueCrawlerResource(CrawlerResource):
         """The boto3 Glue client of this resource (created on first use)."""
         with self._lock:
             if self._client is None:
-                import boto3
-                from botocore.config import Config
-
                 session = boto3.session.Session(profile_name=self.profile_name)
                 self._client = session.client(
                     "glue",
@@ -178,8 +175,6 @@ class GlueCrawlerResource(CrawlerResource):
 
     def crawl(self) -> CrawlReport:
         """Start the crawler (after any crawl already running), wait for it and report it."""
-        from botocore.exceptions import ClientError
-
         glue = self.glue_client()
         started = time.monotonic()
         deadline = started + self.timeout_s
@@ -272,11 +267,6 @@ def declare_target_table(glue: Any, crawler: dict[str, Any]) -> bool:
     table declared first, its MergeNewColumns setting keeps the declared types and only adds new
     columns, so Athena reads the same types the local engine does. Returns True when it created it.
     """
-    from botocore.exceptions import ClientError
-
-    from infra.lake import INPUT_FORMAT_TEXT, OUTPUT_FORMAT_TEXT, SERDE_OPENX_JSON
-    from lambda_transform.schema import CDC_COLUMNS, PARTITION_KEYS
-
     targets = crawler.get("Targets", {}).get("S3Targets", [])
     if len(targets) != 1:
         return False  # not the single raw CDC prefix this application deploys

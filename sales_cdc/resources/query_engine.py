@@ -7,7 +7,8 @@ chooses the implementation:
 - :class:`AthenaQueryEngine` runs the SQL on Amazon Athena through pyathena (workgroup, output
   location, polling with a timeout, cancellation on timeout).
 - :class:`LocalQueryEngine` runs it on :class:`local_aws.athena.LocalAthena`: DuckDB executing the
-  SQL translated by sqlglot, with tables and partitions from the emulator's Glue catalog.
+  SQL translated by sqlglot, with tables and partitions from the emulator's Glue catalog. The
+  embedded AWS has its own result and error types; this resource translates them into these.
 
 Both raise :class:`QueryFailedError` (with Athena's reason) when a statement fails and
 :class:`QueryTimeoutError` when it does not finish in time. For CTAS and INSERT INTO both return one
@@ -18,16 +19,18 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from local_aws.athena import LocalAthena, LocalQueryError, LocalQueryResult
+from local_aws.athena import UnsupportedSqlError as LocalUnsupportedSqlError
+from sales_cdc.settings import SettingsError, load_settings
+
 if TYPE_CHECKING:
     import pandas as pd
-
-    from local_aws.athena import LocalAthena
 
 
 @dataclass(frozen=True)
@@ -161,8 +164,6 @@ class LocalQueryEngine(QueryEngineResource):
         """The LocalAthena behind this resource (created on first use)."""
         with self._lock:
             if self._engine is None:
-                from local_aws.athena import LocalAthena
-
                 self._engine = LocalAthena(
                     endpoint_url=resolve_local_endpoint(self.endpoint_url),
                     region=self.region_name,
@@ -172,16 +173,25 @@ class LocalQueryEngine(QueryEngineResource):
             return self._engine
 
     def execute(self, sql: str, database: str | None = None) -> QueryResult:
-        """Run one statement on the local engine."""
-        return self.engine().execute(sql, database or self.database)
+        """Run one statement on the local engine; its errors become QueryFailedError / UnsupportedSqlError."""
+        try:
+            return _from_local_result(self.engine().execute(sql, database or self.database))
+        except LocalUnsupportedSqlError as exc:
+            raise UnsupportedSqlError(exc.construct, exc.hint, query_id=exc.query_id, sql=exc.sql) from exc
+        except LocalQueryError as exc:
+            raise QueryFailedError(exc.reason, query_id=exc.query_id, sql=exc.sql) from exc
+
+
+def _from_local_result(result: LocalQueryResult) -> QueryResult:
+    """The application's QueryResult of a local engine's result (the two types have the same fields)."""
+    shared = {f.name: getattr(result, f.name) for f in fields(QueryResult)}
+    return QueryResult(**{**shared, "extra": dict(result.extra)})
 
 
 def resolve_local_endpoint(endpoint_url: str | None) -> str:
     """``endpoint_url``, or the endpoint of the running local emulator; raises SettingsError if none."""
     if endpoint_url:
         return endpoint_url
-    from sales_cdc.settings import SettingsError, load_settings
-
     endpoint = load_settings("local", require_outputs=False).endpoint_url
     if not endpoint:
         raise SettingsError(
@@ -309,5 +319,6 @@ def _result_of(cursor: Any) -> QueryResult:
             "total_execution_time_ms": cursor.total_execution_time_in_millis,
             "output_location": cursor.output_location,
             "substatement_type": getattr(cursor, "substatement_type", None),
+            "column_types": [column[1] for column in description],  # Athena's type names (DB-API description)
         },
     )

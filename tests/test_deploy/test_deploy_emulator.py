@@ -30,7 +30,7 @@ from infra.deploy import (
     run_deploy,
     template_subset,
 )
-from local_aws.emulator import Emulator
+from local_aws.server import Emulator
 from sales_cdc.commands.deploy import deploy
 
 STACK = "sales-cdc-emu"

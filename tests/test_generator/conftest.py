@@ -11,9 +11,9 @@ import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from infra.cfn import load_template
+from infra.cfn import orders_table_definition
 from infra.clients import LOCAL_CREDENTIALS
-from local_aws.emulator import Emulator
+from local_aws.server import Emulator
 
 TABLE = "orders"
 
@@ -24,14 +24,7 @@ def create_orders_table(client: Any, name: str = TABLE) -> str:
     Used instead of the full local provisioning (several seconds per test) where only the table is
     needed; the properties still come from the template, the single source of truth.
     """
-    props = load_template()["Resources"]["OrdersTable"]["Properties"]
-    client.create_table(
-        TableName=name,
-        KeySchema=props["KeySchema"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        BillingMode=props["BillingMode"],
-        StreamSpecification={"StreamEnabled": True, **props["StreamSpecification"]},
-    )
+    client.create_table(**orders_table_definition(name))
     return name
 
 

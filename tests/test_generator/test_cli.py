@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 from click.testing import CliRunner
 
+from infra.clients import LOCAL_CREDENTIALS
 from sales_cdc.commands.generate import generate
 
 from .conftest import scan_table
 
 
 def test_generate_writes_to_the_provisioned_orders_table_and_reports_json(provisioned) -> None:
-    import boto3
-
-    from infra.clients import LOCAL_CREDENTIALS
-
     result = CliRunner().invoke(generate, ["--orders", "120", "--seed", "7", "--days", "3", "--json"])
 
     assert result.exit_code == 0, result.output

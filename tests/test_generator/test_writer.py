@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from local_aws.emulator import Emulator
+from local_aws.server import Emulator
 from sales_cdc.generator import (
     DISPATCH_CHUNK,
     GeneratorConfig,

@@ -8,12 +8,39 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from lambda_transform.dynamodb_json import encode_item
+from boto3.dynamodb.types import TypeSerializer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ARRIVAL_MS = 1_795_000_000_456  # 2026-11-18 11:06:40.456 UTC
 EVENT_SECONDS = 1_795_000_000  # 2026-11-18 11:06:40 UTC
 STREAM_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/2026-11-18T00:00:00.000"
+_SERIALIZER = TypeSerializer()
+
+
+def _base64_binary(attr_value: dict[str, Any]) -> dict[str, Any]:
+    """boto3's client form (binary as bytes) in the wire form of stream records (binary as base64)."""
+    ((tag, value),) = attr_value.items()
+    if tag == "B":
+        return {"B": base64.b64encode(value).decode("ascii")}
+    if tag == "BS":
+        return {"BS": [base64.b64encode(member).decode("ascii") for member in value]}
+    if tag == "M":
+        return {"M": {name: _base64_binary(member) for name, member in value.items()}}
+    if tag == "L":
+        return {"L": [_base64_binary(member) for member in value]}
+    return attr_value
+
+
+def dynamodb_json(value: Any, *, binary_as_base64: bool = True) -> dict[str, Any]:
+    """One Python value as a DynamoDB attribute value (boto3's TypeSerializer), by default in the wire
+    form of stream records (binary as base64 text); ``binary_as_base64=False`` keeps boto3's bytes."""
+    attr_value = _SERIALIZER.serialize(value)
+    return _base64_binary(attr_value) if binary_as_base64 else attr_value
+
+
+def dynamodb_item(item: dict[str, Any], *, binary_as_base64: bool = True) -> dict[str, dict[str, Any]]:
+    """A dict of Python values as a DynamoDB item (attribute name -> attribute value)."""
+    return {name: dynamodb_json(value, binary_as_base64=binary_as_base64) for name, value in item.items()}
 
 
 def order_item(**overrides: Any) -> dict[str, Any]:
@@ -53,7 +80,7 @@ def stream_record(
     images = {}
     for name, item in (("NewImage", new), ("OldImage", old)):
         if item is not None:
-            images[name] = item if encoded else encode_item(item)
+            images[name] = item if encoded else dynamodb_item(item)
     key_source = images.get("NewImage") or images.get("OldImage") or {}
     return {
         "eventID": event_id,

@@ -37,6 +37,16 @@ moments = st.datetimes(datetime(1971, 1, 1), datetime(9998, 12, 31), timezones=s
 dynamo_decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(
     lambda d: d == 0 or (len(d.as_tuple().digits) <= 38 and -130 <= d.adjusted() <= 125)
 )
+# Prices the unit_price column (DECIMAL(18,2)) holds exactly; test_money.py covers the others.
+prices = st.integers(0, 2).flatmap(
+    lambda places: st.decimals(
+        min_value=Decimal("-9999999999999999.99"),
+        max_value=Decimal("9999999999999999.99"),
+        places=places,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+)
 business_items = st.fixed_dictionaries(
     {
         "orderId": st.text(),
@@ -46,7 +56,7 @@ business_items = st.fixed_dictionaries(
         "productName": st.text(),
         "category": st.sampled_from(["Books", "Electronics", 'Odd "quoted"', "Tab\there", "Ünïcode"]),
         "quantity": st.integers(-(2**31), 2**31 - 1),
-        "unitPrice": dynamo_decimals,
+        "unitPrice": prices,
         "status": st.sampled_from(["PLACED", "PAID", "SHIPPED", "DELIVERED", "CANCELLED", "RETURNED"]),
         "createdAt": moments.map(_iso),
         "updatedAt": moments.map(_iso),

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Callable, Iterator
 
 import pytest
-from test_local_athena.lake import Lake
+from test_local_aws.test_athena.lake import Lake
 
-
-def moto_api(endpoint: str, path: str, body: dict) -> None:
-    """POST to the emulator's control API (``/moto-api/...``)."""
-    request = urllib.request.Request(  # noqa: S310 - loopback emulator
-        f"{endpoint}/moto-api/{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback emulator
-        pass
+from local_aws.server import moto_api
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from botocore.stub import Stubber
-from test_local_athena.lake import REGION, Lake, cdc_row
+from test_local_aws.test_athena.lake import REGION, Lake, cdc_row
 
 from infra.clients import LOCAL_CREDENTIALS
 from sales_cdc.resources.crawler import (
@@ -138,11 +138,11 @@ def test_glue_crawler_failure_reports_the_crawlers_error(crawler_lake) -> None:
 def test_glue_crawler_declares_the_raw_table_with_exact_types_before_crawling(
     crawler_lake, transition
 ) -> None:
-    # A real crawler would guess unit_price as double; the declared table keeps DECIMAL(12,2).
+    # A real crawler would guess unit_price as double; the declared table keeps DECIMAL(18,2).
     transition("glue::crawl", {"progression": "time", "seconds": 0.2})
     glue_resource(crawler_lake.endpoint).crawl()
     table = crawler_lake.glue.get_table(DatabaseName=crawler_lake.database, Name="orders_cdc")["Table"]
     types = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
-    assert types["unit_price"] == "decimal(12,2)"
+    assert types["unit_price"] == "decimal(18,2)"
     assert types["sequence_number"] == "string"
     assert [k["Name"] for k in table["PartitionKeys"]] == ["dt", "hour"]

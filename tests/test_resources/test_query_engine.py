@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from botocore.stub import ANY, Stubber
 from dagster import asset, materialize
-from test_local_athena.lake import RAW_TABLE, REGION, cdc_row
+from test_local_aws.test_athena.lake import RAW_TABLE, REGION, cdc_row
 
 from infra.clients import LOCAL_CREDENTIALS
 from sales_cdc.resources.query_engine import (

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from moto.cloudformation.parsing import get_model_map
 
 from infra.deploy import load_template, template_subset
-from local_aws.emulator import Emulator
+from local_aws.server import Emulator
 from sales_cdc.commands.deploy import deploy
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from local_aws import emulator as emulator_module
-from local_aws.emulator import Emulator
+from local_aws import server as emulator_module
+from local_aws.server import Emulator
 
 
 def _proc_listeners(port: int) -> list[str] | None:

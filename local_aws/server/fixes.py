@@ -1,0 +1,190 @@
+"""moto's server with three of moto's costs fixed and its Athena made honest: what the embedded AWS runs.
+
+``python -m local_aws.server -H 127.0.0.1 -p PORT`` (:mod:`local_aws.server.__main__`) runs
+``moto.server`` exactly as ``python -m moto.server`` would, after :func:`apply_fixes`. It is what
+:class:`local_aws.server.Emulator` starts.
+
+The fixes (same behaviour, less CPU):
+
+- **Item size check, once per item.** moto builds every written item attribute by attribute and,
+  for each attribute, re-measures all the attributes before it to enforce DynamoDB's 400 KB item
+  limit: quadratic in the number of attributes, about 15 % of the emulator's CPU for an 11-attribute
+  order. The sizes are never negative, so the running total is largest at the end; measuring the
+  whole item once and raising the same ``ItemSizeTooLarge`` (the same ValidationException text) is
+  the same check. Later changes to an item (UpdateItem) keep moto's own per-attribute check.
+- **Kinesis shard tips in constant time.** moto numbers a shard's records 1, 2, 3, ... in a dict
+  (``Shard.put_record`` is the only writer: it appends the highest number + 1), but finds the highest
+  and lowest number by copying every key into a list, once per record put: PutRecords gets slower
+  the fuller the shard, about 40 % of its cost after 10,000 records. Reading the dict's ends gives
+  the same numbers.
+- **Kinesis GetRecords from the iterator's position.** moto scans the shard from its first record on
+  every GetRecords call. When the numbers are consecutive (always, see above; checked in constant
+  time, with moto's own scan as the fallback) the records after the iterator are found by number:
+  the same records, ``NextShardIterator`` and ``MillisBehindLatest``.
+
+And one fix of behaviour:
+
+- **Athena queries are refused, not answered empty.** moto runs no SQL: StartQueryExecution succeeds,
+  the statement turns SUCCEEDED and GetQueryResults returns no rows and no columns, a silent trap for
+  anyone who points the AWS CLI or pyathena at the emulator. StartQueryExecution now fails with
+  ``InvalidRequestException`` saying to use ``sales-cdc sql`` or ``sales_cdc.connect()`` (the local
+  engine, :mod:`local_aws.athena`, which never calls it). moto's own behaviour stays reachable where a
+  caller scripted the answer through moto's API: results queued with
+  ``/moto-api/static/athena/query-results``, or a state transition set for ``athena::execution``
+  (what the tests of the Athena resource's statement flow do); nothing else gets an empty success.
+
+The fixes are applied only to the moto version they were written against; with any other version
+the server runs unchanged and says so on its log, so an upgrade can never break the emulator.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+# moto versions whose Item.__init__ the replacement below reproduces (tests/test_local_aws/test_server).
+FIXED_MOTO_VERSIONS = frozenset({"5.2.5"})
+# moto's own threshold (moto.dynamodb.models.dynamo_type.LimitedSizeDict.__setitem__).
+ITEM_SIZE_LIMIT = 405000
+
+
+def apply_fixes() -> list[str]:
+    """Patch the running moto; returns a line per fix applied (empty for an unknown moto version)."""
+    # moto is imported when the fixes are applied, not when this module is: it takes seconds to import.
+    import moto
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.utilities import bytesize
+
+    if moto.__version__ not in FIXED_MOTO_VERSIONS:
+        return []
+    DynamoType = dynamo_type.DynamoType  # noqa: N806 (moto's class)
+    LimitedSizeDict = dynamo_type.LimitedSizeDict  # noqa: N806 (moto's class)
+
+    def item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        converted = {key: DynamoType(value) for key, value in attrs.items()}
+        if sum(bytesize(key) + value.size() for key, value in converted.items()) > ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        self.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+        dict.update(self.attrs, converted)  # already measured: skip the per-attribute re-measuring
+
+    item_init.__qualname__ = "Item.__init__"
+    item_init.__doc__ = "moto's Item.__init__, the 400 KB check made once per item (local_aws.server.fixes)."
+    dynamo_type.Item.__init__ = item_init  # type: ignore[method-assign]
+    return [
+        "DynamoDB items: size limit checked once per item instead of once per attribute",
+        *_fix_kinesis_shard(),
+        _refuse_unscripted_athena_queries(),
+        _new_alarms_start_with_insufficient_data(),
+    ]
+
+
+def _new_alarms_start_with_insufficient_data() -> str:
+    """CloudWatch creates an alarm in INSUFFICIENT_DATA (moto: OK); the local evaluator moves it on."""
+    from moto.cloudwatch.models import Alarm
+
+    original = Alarm.__init__
+    if getattr(original, "starts_insufficient", False):
+        return "CloudWatch alarms: created in INSUFFICIENT_DATA, as on AWS"
+
+    def alarm_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.state_value = "INSUFFICIENT_DATA"
+
+    alarm_init.starts_insufficient = True  # type: ignore[attr-defined]
+    Alarm.__init__ = alarm_init  # type: ignore[method-assign]
+    return "CloudWatch alarms: created in INSUFFICIENT_DATA, as on AWS"
+
+
+def _fix_kinesis_shard() -> list[str]:
+    """Patch moto's Kinesis Shard (see the module docstring); a line per fix applied."""
+    from moto.kinesis.models import Shard
+
+    scan_records = Shard.get_records
+
+    def get_max_sequence_number(self: Any) -> int:
+        return next(reversed(self.records)) if self.records else 0
+
+    def get_min_sequence_number(self: Any) -> int:
+        return next(iter(self.records)) if self.records else 0
+
+    def get_records(self: Any, last_sequence_id: str, limit: int | None) -> tuple[list[Any], int, int]:
+        records = self.records
+        last = int(last_sequence_id)
+        if not records or limit is None or limit < 1:
+            return scan_records(self, last_sequence_id, limit)
+        first, tip = next(iter(records)), next(reversed(records))
+        if tip - first + 1 != len(records):  # not numbered 1, 2, 3, ...: moto's own scan
+            return scan_records(self, last_sequence_id, limit)
+        start = max(last + 1, first)
+        end = min(tip, start + limit - 1)
+        if start > end:
+            return [], last, 0
+        results = [records[number] for number in range(start, end + 1)]
+        behind = records[tip].created_at - results[-1].created_at
+        return results, end, int(behind * 1000)
+
+    for name, function in [
+        ("get_max_sequence_number", get_max_sequence_number),
+        ("get_min_sequence_number", get_min_sequence_number),
+        ("get_records", get_records),
+    ]:
+        function.__qualname__ = f"Shard.{name}"
+        function.__doc__ = f"moto's Shard.{name} without the full scan (local_aws.server.fixes)."
+        setattr(Shard, name, function)
+    return [
+        "Kinesis shards: highest and lowest sequence number read in constant time",
+        "Kinesis GetRecords: records found from the iterator's position instead of a scan",
+    ]
+
+
+ATHENA_REFUSAL = (
+    "the embedded AWS does not run Athena queries (it would answer SUCCEEDED with no rows); "
+    "use `sales-cdc sql` or sales_cdc.connect() (the local engine) to query the lake"
+)
+# The model name of Athena's statements in moto's state manager.
+ATHENA_EXECUTION_MODEL = "athena::execution"
+
+
+def _refuse_unscripted_athena_queries() -> str:
+    """Patch moto's AthenaBackend.start_query_execution (see the module docstring); the line to log."""
+    from moto.athena.models import AthenaBackend
+    from moto.core.exceptions import JsonRESTError
+    from moto.moto_api import state_manager
+
+    start_query_execution = AthenaBackend.start_query_execution
+
+    def refuse_unscripted(self: Any, query: str, *args: Any, **kwargs: Any) -> str:
+        scripted = bool(self.query_results_queue) or ATHENA_EXECUTION_MODEL in state_manager._transitions
+        if not scripted:
+            raise JsonRESTError("InvalidRequestException", ATHENA_REFUSAL)
+        return start_query_execution(self, query, *args, **kwargs)
+
+    refuse_unscripted.__qualname__ = "AthenaBackend.start_query_execution"
+    refuse_unscripted.__doc__ = (
+        "moto's StartQueryExecution, refused unless its answer was scripted (local_aws.server.fixes)."
+    )
+    AthenaBackend.start_query_execution = refuse_unscripted  # type: ignore[method-assign]
+    return "Athena StartQueryExecution: refused with a pointer to `sales-cdc sql` (moto runs no SQL)"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Apply the fixes, say on stderr which (or why none), and run moto's server with ``argv``."""
+    applied = apply_fixes()
+    # moto is imported only in the server process: importing the launcher must stay cheap.
+    import moto
+    from moto.server import main as moto_main
+
+    if applied:
+        for line in applied:
+            print(f"sales-cdc emulator fix: {line}", file=sys.stderr, flush=True)
+    else:
+        print(
+            f"sales-cdc emulator: moto {moto.__version__} is not one of {sorted(FIXED_MOTO_VERSIONS)}; "
+            "running it unchanged",
+            file=sys.stderr,
+            flush=True,
+        )
+    moto_main(argv)

@@ -1,1 +1,0 @@
-"""Dagster assets, one package per asset group: ingest, catalog, analytics."""

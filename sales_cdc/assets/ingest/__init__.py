@@ -1,7 +1,0 @@
-"""Asset group ``ingest``: writing orders into the source table."""
-
-from sales_cdc.assets.ingest.orders import OrderGeneratorConfig, orders
-
-INGEST_ASSETS = [orders]
-
-__all__ = ["INGEST_ASSETS", "OrderGeneratorConfig", "orders"]
