@@ -62,6 +62,8 @@ def _client_config(settings: Settings) -> dict[str, Any]:
         config["profile_name"] = settings.profile_name
         if settings.endpoint_url:
             config["endpoint_url"] = settings.endpoint_url
+    if (config.get("endpoint_url") or "").startswith("http://"):
+        config["use_ssl"] = False  # say what the endpoint does (the launchpad shows these settings)
     return config
 
 

@@ -9,6 +9,7 @@ import pytest
 from infra.clients import LOCAL_CREDENTIALS
 from local_aws.provision import provision
 from local_aws.server import Emulator, reset_emulator
+from sales_cdc.definitions import defs
 from sales_cdc.ingest import orders
 from sales_cdc.resources import build_resources
 from sales_cdc.settings import load_settings, outputs_path
@@ -92,6 +93,28 @@ def test_delete_ratio_2_fails_before_anything_is_written_naming_the_field(local)
     message = failure.step_failure_data.error.to_string()
     assert "delete_ratio" in message and "less than or equal to 1" in message
     assert items_in_table(dynamodb, resources["lake"].orders_table) == before
+
+
+def _causes(error: BaseException) -> str:
+    texts = []
+    while error is not None:
+        texts.append(str(error))
+        error = error.__cause__ or error.__context__
+    return "\n".join(texts)
+
+
+def test_the_launchpad_of_generate_orders_job_refuses_delete_ratio_2_before_a_run_exists():
+    job = defs.resolve_job_def("generate_orders_job")
+    instance = dg.DagsterInstance.ephemeral()
+    # What the launchpad's validation and launch call: the config mapping range-checks the settings.
+    with pytest.raises(dg.DagsterConfigMappingFunctionError) as refused:
+        dg.validate_run_config(job, {"delete_ratio": 2})
+    assert "delete_ratio" in _causes(refused.value) and "less than or equal to 1" in _causes(refused.value)
+    with pytest.raises(dg.DagsterConfigMappingFunctionError):
+        job.execute_in_process(run_config={"delete_ratio": 2}, instance=instance)
+    assert instance.get_runs() == []  # refused before any run was created
+    mapped = dg.validate_run_config(job, {"orders": 5, "delete_ratio": 0.2})
+    assert mapped["ops"]["orders"]["config"]["delete_ratio"] == 0.2
 
 
 def test_a_run_logs_its_progress_every_ten_percent(local):
