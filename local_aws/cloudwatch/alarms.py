@@ -14,8 +14,13 @@ goes to INSUFFICIENT_DATA and ``ignore`` keeps the current state; with fewer dat
 alarm goes to ALARM when all of them breach (CloudWatch's table for partially missing data).
 Alarms on ``AWS/DynamoDB`` metrics always ignore missing data, as on AWS.
 
-Not evaluated (left as they are, with a warning once): metric-math alarms (``Metrics``), percentile
-statistics (``ExtendedStatistic``) and anomaly-detection operators.
+Metric-math alarms (``Metrics``) are evaluated when each query is a ``MetricStat`` with one of the
+statistics above, except one expression (the one with ``ReturnData``) in the subset of
+:mod:`local_aws.cloudwatch.math`: per period, each MetricStat's statistic (no datapoint: missing),
+then the expression, whose value is the period's datapoint.
+
+Not evaluated (left as they are, with a warning once): other metric math, percentile statistics
+(``ExtendedStatistic``) and anomaly-detection operators.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from local_aws.cloudwatch.math import Expression, MathError, parse
 
 logger = logging.getLogger(__name__)
 
@@ -167,15 +174,16 @@ class AlarmEvaluator:
     ) -> None:
         self._cloudwatch = cloudwatch
         self.every_s = every_s
-        # When the local metrics started (epoch seconds): a window that begins earlier is not judged,
-        # since its missing data means "nobody published yet", not "the consumer stopped". On AWS the
-        # metrics flow all the time; without this, an alarm treating missing data as breaching would
-        # fire on every start of the local stack.
+        # When the local metrics started (epoch seconds): an alarm treating missing data as breaching
+        # is not judged over a window that begins earlier, since that missing data means "nobody
+        # published yet", not "the consumer stopped". On AWS the metrics flow all the time; without
+        # this, such an alarm would fire on every start of the local stack.
         self.publishing_since = publishing_since
         self.evaluations = 0
         self.transitions: list[Transition] = []  # the last evaluation's changes
         self.last_error = ""
         self._warned: set[str] = set()
+        self.unsupported: dict[str, str] = {}  # alarm name -> why it is not evaluated locally
 
     def alarms(self) -> list[dict[str, Any]]:
         """Every metric alarm of the emulator (paginated ``describe_alarms``)."""
@@ -190,29 +198,45 @@ class AlarmEvaluator:
             kwargs["NextToken"] = token
 
     def datapoints(self, alarm: dict[str, Any], now: float) -> list[Datapoint]:
-        """The statistic of the last EvaluationPeriods complete periods before ``now``, oldest first."""
-        period = int(alarm["Period"])
+        """The alarm's value in each of the last EvaluationPeriods complete periods before ``now``, oldest
+        first: its statistic, or for a metric-math alarm its expression over its metrics' statistics."""
+        period = alarm_period(alarm)
         periods = int(alarm.get("EvaluationPeriods") or 1)
-        statistic = alarm["Statistic"]
         end = int(now) // period * period  # the last complete period ends here
         points = []
+        math = _math_alarm(alarm) if alarm.get("Metrics") else None
         for index in range(periods, 0, -1):
             start = end - index * period
-            kwargs: dict[str, Any] = {
-                "Namespace": alarm["Namespace"],
-                "MetricName": alarm["MetricName"],
-                "Dimensions": alarm.get("Dimensions", []),
-                "StartTime": datetime.fromtimestamp(start, UTC),
-                "EndTime": datetime.fromtimestamp(start + period, UTC),
-                "Period": period,
-                "Statistics": [statistic],
-            }
-            if alarm.get("Unit"):
-                kwargs["Unit"] = alarm["Unit"]
-            answer = self._cloudwatch.get_metric_statistics(**kwargs).get("Datapoints", [])
-            values = [float(d[statistic]) for d in answer if d.get(statistic) is not None]
-            points.append(Datapoint(float(start), _combine(statistic, answer, values)))
+            if math is None:
+                value = self._statistic(alarm, alarm["Statistic"], start, period)
+            else:
+                expression, stats = math
+                values = {
+                    query_id: self._statistic(stat["Metric"], stat["Stat"], start, period, stat.get("Unit"))
+                    for query_id, stat in stats.items()
+                }
+                value = expression.evaluate(values)
+            points.append(Datapoint(float(start), value))
         return points
+
+    def _statistic(
+        self, metric: dict[str, Any], statistic: str, start: int, period: int, unit: str | None = None
+    ) -> float | None:
+        """One period's ``statistic`` of ``metric`` (Namespace, MetricName, Dimensions); None: no data."""
+        kwargs: dict[str, Any] = {
+            "Namespace": metric["Namespace"],
+            "MetricName": metric["MetricName"],
+            "Dimensions": metric.get("Dimensions", []),
+            "StartTime": datetime.fromtimestamp(start, UTC),
+            "EndTime": datetime.fromtimestamp(start + period, UTC),
+            "Period": period,
+            "Statistics": [statistic],
+        }
+        if unit or metric.get("Unit"):
+            kwargs["Unit"] = unit or metric["Unit"]
+        answer = self._cloudwatch.get_metric_statistics(**kwargs).get("Datapoints", [])
+        values = [float(d[statistic]) for d in answer if d.get(statistic) is not None]
+        return _combine(statistic, answer, values)
 
     def evaluate_once(self, now: float | None = None) -> list[Transition]:
         """Evaluate every alarm at ``now`` (epoch seconds; default the clock); returns the state changes."""
@@ -222,6 +246,7 @@ class AlarmEvaluator:
             name = alarm["AlarmName"]
             unsupported = _unsupported(alarm)
             if unsupported:
+                self.unsupported[name] = unsupported
                 if name not in self._warned:
                     self._warned.add(name)
                     logger.warning(
@@ -229,7 +254,11 @@ class AlarmEvaluator:
                     )
                 continue
             current = alarm.get("StateValue", "INSUFFICIENT_DATA")
-            if self.publishing_since is not None and _window_start(alarm, now) < self.publishing_since:
+            if (
+                self.publishing_since is not None
+                and alarm.get("TreatMissingData") == "breaching"
+                and _window_start(alarm, now) < self.publishing_since
+            ):
                 continue
             try:
                 decision = decide(alarm, self.datapoints(alarm, now))
@@ -243,11 +272,12 @@ class AlarmEvaluator:
             reason_data = {
                 "version": "1.0",
                 "queryDate": datetime.fromtimestamp(now, UTC).isoformat(),
-                "statistic": alarm["Statistic"],
-                "period": int(alarm["Period"]),
+                "period": alarm_period(alarm),
                 "threshold": float(alarm["Threshold"]),
                 "recentDatapoints": [p.value for p in decision.breaching],
             }
+            if alarm.get("Statistic"):
+                reason_data["statistic"] = alarm["Statistic"]
             self._cloudwatch.set_alarm_state(
                 AlarmName=name,
                 StateValue=decision.state,
@@ -269,9 +299,66 @@ class AlarmEvaluator:
                 logger.warning("local cloudwatch: alarm evaluation failed: %s", self.last_error)
 
 
+def alarm_period(alarm: dict[str, Any]) -> int:
+    """The alarm's period in seconds: its Period, or for a metric-math alarm its metrics' period."""
+    if alarm.get("Period"):
+        return int(alarm["Period"])
+    periods = {int(q["MetricStat"]["Period"]) for q in alarm.get("Metrics", []) if q.get("MetricStat")}
+    periods |= {int(q["Period"]) for q in alarm.get("Metrics", []) if q.get("Period")}
+    if len(periods) != 1:
+        raise AlarmEvaluationError(
+            f"alarm {alarm.get('AlarmName', '?')}: its metrics have periods {sorted(periods)}; give every "
+            "MetricStat the same Period"
+        )
+    return periods.pop()
+
+
+def _math_alarm(alarm: dict[str, Any]) -> tuple[Expression, dict[str, dict[str, Any]]]:
+    """A metric-math alarm's returned expression and its MetricStats by id; AlarmEvaluationError when it is
+    outside what is evaluated locally (the message says why)."""
+    name = alarm.get("AlarmName", "?")
+    stats: dict[str, dict[str, Any]] = {}
+    returned: list[dict[str, Any]] = []
+    for query in alarm["Metrics"]:
+        if query.get("MetricStat"):
+            stat = query["MetricStat"]
+            if stat.get("Stat") not in STATISTICS:
+                raise AlarmEvaluationError(
+                    f"alarm {name}: metric {query['Id']} uses statistic {stat.get('Stat')!r}; only "
+                    f"{', '.join(STATISTICS)} are evaluated locally"
+                )
+            stats[query["Id"]] = stat
+            if query.get("ReturnData") is not False:
+                returned.append(query)
+        elif query.get("Expression"):
+            if query.get("ReturnData") is not False:
+                returned.append(query)
+        else:
+            raise AlarmEvaluationError(
+                f"alarm {name}: metric {query.get('Id')!r} has no MetricStat or Expression"
+            )
+    if len(returned) != 1 or not returned[0].get("Expression"):
+        raise AlarmEvaluationError(
+            f"alarm {name}: locally evaluated metric math returns exactly one expression (ReturnData true), "
+            f"found {[q.get('Id') for q in returned]}"
+        )
+    try:
+        expression = parse(returned[0]["Expression"])
+    except MathError as exc:
+        raise AlarmEvaluationError(f"alarm {name}: {exc}") from None
+    unknown = expression.ids - set(stats)
+    if unknown:
+        raise AlarmEvaluationError(
+            f"alarm {name}: expression {expression.text!r} reads {sorted(unknown)}, which name no MetricStat "
+            "(expressions over expressions are not evaluated locally)"
+        )
+    alarm_period(alarm)
+    return expression, stats
+
+
 def _window_start(alarm: dict[str, Any], now: float) -> float:
     """Where the alarm's evaluation window (its last EvaluationPeriods complete periods) begins."""
-    period = int(alarm["Period"])
+    period = alarm_period(alarm)
     return float(int(now) // period * period - int(alarm.get("EvaluationPeriods") or 1) * period)
 
 
@@ -293,7 +380,11 @@ def _combine(statistic: str, answer: list[dict[str, Any]], values: list[float]) 
 
 def _unsupported(alarm: dict[str, Any]) -> str:
     if alarm.get("Metrics"):
-        return "metric math (Metrics) is not evaluated by the local stand-in"
+        try:
+            _math_alarm(alarm)
+        except AlarmEvaluationError as exc:
+            return str(exc)
+        return ""
     if alarm.get("ExtendedStatistic") or not alarm.get("Statistic"):
         return f"statistic {alarm.get('ExtendedStatistic')!r}: only {', '.join(STATISTICS)} are evaluated"
     if alarm.get("Statistic") not in STATISTICS:

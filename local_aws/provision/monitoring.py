@@ -118,14 +118,15 @@ def sns_subscription(c: Clients, p: dict[str, Any], exists_only: bool = False) -
 
 
 def cloudwatch_alarm(c: Clients, p: dict[str, Any], exists_only: bool = False) -> Applied | None:
-    """AWS::CloudWatch::Alarm on one metric: put_metric_alarm replaces the definition, keeping its state."""
+    """AWS::CloudWatch::Alarm on one metric or on metric math (Metrics): put_metric_alarm replaces the
+    definition, keeping its state."""
     name = p["AlarmName"]
     found = c.cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"])["MetricAlarms"]
     if exists_only:
         return Applied(name, {"Arn": found[0]["AlarmArn"]}) if found else None
-    if "Metrics" in p:
-        raise ProvisionError(f"alarm {name!r}: metric math alarms (Metrics) are not provisioned locally")
     kwargs: dict[str, Any] = {key: p[key] for key in _ALARM_PASSED_AS_IS if key in p}
+    if "Metrics" in p:
+        kwargs["Metrics"] = [_metric_query(name, query) for query in p["Metrics"]]
     kwargs.update({key: as_int(p[key]) for key in _ALARM_INTEGERS if key in p})
     try:
         threshold = float(p["Threshold"])
@@ -137,6 +138,47 @@ def cloudwatch_alarm(c: Clients, p: dict[str, Any], exists_only: bool = False) -
     )
     arn = c.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
     return Applied(name, {"Arn": arn})
+
+
+def _metric_query(alarm: str, query: Any) -> dict[str, Any]:
+    """One entry of a metric-math alarm's Metrics in the shape put_metric_alarm takes."""
+    if not isinstance(query, dict) or not query.get("Id"):
+        raise ProvisionError(f"alarm {alarm!r}: each entry of Metrics needs an Id; found {query!r}")
+    shaped: dict[str, Any] = {"Id": query["Id"]}
+    for key in ("Expression", "Label"):
+        if key in query:
+            shaped[key] = str(query[key])
+    if "ReturnData" in query:
+        shaped["ReturnData"] = str(query["ReturnData"]).lower() == "true"
+    if "Period" in query:
+        shaped["Period"] = as_int(query["Period"])
+    stat = query.get("MetricStat")
+    if stat is not None:
+        try:
+            metric = stat["Metric"]
+            shaped["MetricStat"] = {
+                "Metric": {
+                    "Namespace": metric["Namespace"],
+                    "MetricName": metric["MetricName"],
+                    "Dimensions": [
+                        {"Name": d["Name"], "Value": str(d["Value"])} for d in metric.get("Dimensions", [])
+                    ],
+                },
+                "Period": as_int(stat["Period"]),
+                "Stat": stat["Stat"],
+            }
+        except (KeyError, TypeError) as exc:
+            raise ProvisionError(
+                f"alarm {alarm!r}: metric {query['Id']!r} has a MetricStat without {exc}; give it "
+                "Metric (Namespace, MetricName, Dimensions), Period and Stat"
+            ) from None
+        if "Unit" in stat:
+            shaped["MetricStat"]["Unit"] = stat["Unit"]
+    if ("MetricStat" in shaped) == ("Expression" in shaped):
+        raise ProvisionError(
+            f"alarm {alarm!r}: metric {query['Id']!r} needs exactly one of MetricStat and Expression"
+        )
+    return shaped
 
 
 def cloudwatch_dashboard(c: Clients, p: dict[str, Any], exists_only: bool = False) -> Applied | None:

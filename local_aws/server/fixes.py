@@ -22,7 +22,15 @@ The fixes (same behaviour, less CPU):
   time, with moto's own scan as the fallback) the records after the iterator are found by number:
   the same records, ``NextShardIterator`` and ``MillisBehindLatest``.
 
-And one fix of behaviour:
+And two fixes of behaviour:
+
+- **DynamoDB publishes ConsumedWriteCapacityUnits.** AWS publishes it for every table, on-demand
+  ones too; moto publishes nothing. Every successful PutItem, UpdateItem and DeleteItem of moto's
+  backend (BatchWriteItem and TransactWriteItems go through them) adds the item's write units (one per
+  started KB, at least one) to a lock-protected sum per table and second: one dict update per write,
+  no request. A daemon thread moves the sums every :data:`WRITE_CAPACITY_FLUSH_S` seconds into moto's
+  CloudWatch in the same process (``AWS/DynamoDB``, dimension ``TableName``, unit Count, stamped with
+  the second of the writes), where alarms such as ``changes-not-delivered`` read them.
 
 - **Athena queries are refused, not answered empty.** moto runs no SQL: StartQueryExecution succeeds,
   the statement turns SUCCEEDED and GetQueryResults returns no rows and no columns, a silent trap for
@@ -40,12 +48,18 @@ the server runs unchanged and says so on its log, so an upgrade can never break 
 from __future__ import annotations
 
 import sys
+import threading
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 # moto versions whose Item.__init__ the replacement below reproduces (tests/test_local_aws/test_server).
 FIXED_MOTO_VERSIONS = frozenset({"5.2.5"})
 # moto's own threshold (moto.dynamodb.models.dynamo_type.LimitedSizeDict.__setitem__).
 ITEM_SIZE_LIMIT = 405000
+# How often the write capacity counted per table is published to the emulator's CloudWatch.
+WRITE_CAPACITY_FLUSH_S = 2.0
+WRITE_UNIT_BYTES = 1024  # DynamoDB: one write capacity unit per started KB of the item
 
 
 def apply_fixes() -> list[str]:
@@ -65,10 +79,12 @@ def apply_fixes() -> list[str]:
         self.hash_key = hash_key
         self.range_key = range_key
         converted = {key: DynamoType(value) for key, value in attrs.items()}
-        if sum(bytesize(key) + value.size() for key, value in converted.items()) > ITEM_SIZE_LIMIT:
+        size = sum(bytesize(key) + value.size() for key, value in converted.items())
+        if size > ITEM_SIZE_LIMIT:
             raise ItemSizeTooLarge
         self.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
         dict.update(self.attrs, converted)  # already measured: skip the per-attribute re-measuring
+        self.measured_size = size  # what the write capacity count reads (moto's Item has no such field)
 
     item_init.__qualname__ = "Item.__init__"
     item_init.__doc__ = "moto's Item.__init__, the 400 KB check made once per item (local_aws.server.fixes)."
@@ -78,7 +94,111 @@ def apply_fixes() -> list[str]:
         *_fix_kinesis_shard(),
         _refuse_unscripted_athena_queries(),
         _new_alarms_start_with_insufficient_data(),
+        _count_consumed_write_capacity(),
     ]
+
+
+class WriteCapacity:
+    """Write capacity units consumed per table and second, published to moto's CloudWatch in-process.
+
+    :meth:`add` is what every write costs: one dict update under a lock. :meth:`flush` moves the sums
+    into ``cloudwatch_backends[account][region]`` as AWS/DynamoDB ConsumedWriteCapacityUnits.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sums: dict[tuple[str, str, str, int], float] = {}
+
+    def add(self, account: str, region: str, table: str, units: float, second: int) -> None:
+        """Count ``units`` consumed on ``table`` at epoch ``second``."""
+        key = (account, region, table, second)
+        with self._lock:
+            self._sums[key] = self._sums.get(key, 0.0) + units
+
+    def flush(self) -> int:
+        """Publish what was counted since the last flush; returns the number of datapoints published."""
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        with self._lock:
+            sums, self._sums = self._sums, {}
+        by_backend: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for (account, region, table, second), units in sums.items():
+            by_backend.setdefault((account, region), []).append(
+                {
+                    "MetricName": "ConsumedWriteCapacityUnits",
+                    "Dimensions": [{"Name": "TableName", "Value": table}],
+                    "Value": units,
+                    "Unit": "Count",
+                    # moto compares naive UTC datetimes (what its requests are parsed into)
+                    "Timestamp": datetime.fromtimestamp(second, UTC).replace(tzinfo=None),
+                }
+            )
+        for (account, region), data in by_backend.items():
+            cloudwatch_backends[account][region].put_metric_data("AWS/DynamoDB", data)
+        return len(sums)
+
+    def run(self, every_s: float = WRITE_CAPACITY_FLUSH_S) -> None:
+        """Flush every ``every_s`` seconds, for the life of the process (a daemon thread runs this)."""
+        while True:
+            time.sleep(every_s)
+            try:
+                self.flush()
+            except Exception as exc:  # a reset of moto's backends must not end the publishing
+                print(
+                    f"sales-cdc emulator: write capacity not published: {exc!r}", file=sys.stderr, flush=True
+                )
+
+
+WRITE_CAPACITY = WriteCapacity()
+
+
+def write_units(item: Any, measured: bool = False) -> int:
+    """DynamoDB's write units for ``item`` (moto's Item; None: nothing was deleted): 1 per started KB.
+
+    ``measured`` trusts the size the item was measured at when built (a put, never changed since).
+    """
+    if item is None:
+        return 1
+    size = getattr(item, "measured_size", None) if measured else None
+    if size is None:
+        size = item.size()
+    return max(1, -(-size // WRITE_UNIT_BYTES))
+
+
+_publisher: threading.Thread | None = None
+
+
+def _counting(name: str, original: Any, measured: bool) -> Any:
+    """moto's DynamoDBBackend method ``original``, adding the written item's units to WRITE_CAPACITY."""
+
+    def counted(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        item = original(self, table_name, *args, **kwargs)
+        units = write_units(item, measured)
+        table = table_name.rsplit("table/", 1)[-1] if table_name.startswith("arn:") else table_name
+        WRITE_CAPACITY.add(self.account_id, self.region_name, table, units, int(time.time()))
+        return item
+
+    counted.counts_write_capacity = True  # type: ignore[attr-defined]
+    counted.__qualname__ = f"DynamoDBBackend.{name}"
+    counted.__doc__ = f"moto's DynamoDBBackend.{name}, counting write capacity (local_aws.server.fixes)."
+    return counted
+
+
+def _count_consumed_write_capacity() -> str:
+    """Patch moto's DynamoDBBackend writes to count write capacity, and start the publishing thread."""
+    global _publisher
+    from moto.dynamodb.models import DynamoDBBackend
+
+    line = "DynamoDB writes: ConsumedWriteCapacityUnits published to CloudWatch, as on AWS"
+    for name in ("put_item", "update_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+        if not getattr(original, "counts_write_capacity", False):
+            # An update or a delete changes the item after it was built: only a put trusts its size.
+            setattr(DynamoDBBackend, name, _counting(name, original, measured=name == "put_item"))
+    if _publisher is None:
+        _publisher = threading.Thread(target=WRITE_CAPACITY.run, name="write-capacity-metrics", daemon=True)
+        _publisher.start()
+    return line
 
 
 def _new_alarms_start_with_insufficient_data() -> str:

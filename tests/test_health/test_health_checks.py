@@ -38,8 +38,8 @@ def test_check_fails_naming_the_alarm_in_alarm_and_passes_when_ok(provisioned, r
     ]:
         client.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue="OK", StateReason="0 errors")
     ok = pipeline_alarms_ok(cloudwatch=cloudwatch)
-    assert ok.passed and ok.description == "10 alarms, none in ALARM"
-    assert ok.metadata["in_ok"].value == 10
+    assert ok.passed and ok.description == "11 alarms, none in ALARM"
+    assert ok.metadata["in_ok"].value == 11
 
     name = _alarm(provisioned, "error-records")
     cloudwatch.get_client().set_alarm_state(
@@ -69,7 +69,7 @@ def test_sensor_reports_each_transition_once(provisioned, resources) -> None:
         return pipeline_alarms_sensor(context)
 
     quiet = tick(None)
-    assert not quiet.run_requests and "none of the 10 alarms" in quiet.skip_reason.skip_message
+    assert not quiet.run_requests and "none of the 11 alarms" in quiet.skip_reason.skip_message
     cloudwatch.get_client().set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="3 messages")
     raised = tick(quiet.cursor)
     [run] = raised.run_requests

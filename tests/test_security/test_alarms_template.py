@@ -28,6 +28,13 @@ EXPECTED_ALARMS = {
     "ErrorRecordsAlarm": ("SalesCdc", "ErrorRecords", "DeliveryStreamName", "DeliveryStream", "GreaterThanOrEqualToThreshold", "notBreaching"),  # noqa: E501
     "OrdersWriteThrottlesAlarm": ("AWS/DynamoDB", "WriteThrottleEvents", "TableName", "OrdersTable", "GreaterThanOrEqualToThreshold", "notBreaching"),  # noqa: E501
 }  # fmt: skip
+# Metric-math alarms (no Namespace/MetricName of their own): logical id -> the metrics they combine.
+EXPECTED_MATH_ALARMS = {
+    "ChangesNotDeliveredAlarm": {
+        "m1": ("AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", "OrdersTable", "Sum"),
+        "m2": ("AWS/Kinesis", "IncomingRecords", "StreamName", "ChangeStream", "Sum"),
+    },
+}
 
 
 def _target(reference: Any) -> str:
@@ -38,7 +45,7 @@ def _target(reference: Any) -> str:
 
 def test_every_signal_has_exactly_one_alarm() -> None:
     alarms = {lid for lid, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert alarms == set(EXPECTED_ALARMS)
+    assert alarms == set(EXPECTED_ALARMS) | set(EXPECTED_MATH_ALARMS)
 
 
 @pytest.mark.parametrize("logical_id", sorted(EXPECTED_ALARMS))
@@ -56,6 +63,39 @@ def test_alarm_watches_its_metric_with_a_parameterised_threshold(logical_id: str
     assert props["AlarmName"]["Fn::Sub"].startswith("${ProjectName}-alarm-")
     description = props["AlarmDescription"]
     assert 20 < len(description) < 256 and "\n" not in description
+    assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_changes_not_delivered_alarm_fires_on_writes_without_changes() -> None:
+    """Orders written (DynamoDB write capacity) while the Pipe's only target receives nothing."""
+    props = RESOURCES["ChangesNotDeliveredAlarm"]["Properties"]
+    assert "Namespace" not in props and "MetricName" not in props and "Period" not in props
+    queries = {q["Id"]: q for q in props["Metrics"]}
+    stats = {qid: q for qid, q in queries.items() if "MetricStat" in q}
+    assert set(stats) == set(EXPECTED_MATH_ALARMS["ChangesNotDeliveredAlarm"])
+    for qid, (namespace, metric, dimension, measured, stat) in EXPECTED_MATH_ALARMS[
+        "ChangesNotDeliveredAlarm"
+    ].items():
+        metric_stat = stats[qid]["MetricStat"]
+        assert (metric_stat["Metric"]["Namespace"], metric_stat["Metric"]["MetricName"]) == (
+            namespace,
+            metric,
+        )
+        [dim] = metric_stat["Metric"]["Dimensions"]
+        assert dim["Name"] == dimension and _target(dim["Value"]) == measured
+        assert metric_stat["Stat"] == stat and metric_stat["Period"] == {"Ref": "AlarmPeriodSeconds"}
+        assert stats[qid]["ReturnData"] is False
+    [returned] = [q for q in queries.values() if q.get("ReturnData") is True]
+    assert returned["Id"] == "e1"
+    assert returned["Expression"] == "IF(FILL(m1, 0) > 0 AND FILL(m2, 0) == 0, 1, 0)"
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and props["Threshold"] == 1
+    assert props["TreatMissingData"] == "notBreaching"
+    periods = props["EvaluationPeriods"]["Ref"]
+    assert props["DatapointsToAlarm"] == {"Ref": periods}
+    assert PARAMETERS[periods]["Type"] == "Number" and PARAMETERS[periods]["Default"] == 2
+    assert props["AlarmName"] == {"Fn::Sub": "${ProjectName}-alarm-changes-not-delivered"}
+    description = props["AlarmDescription"]
+    assert 20 < len(description) < 256 and "Pipe" in description
     assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlarmTopic"}]
 
 

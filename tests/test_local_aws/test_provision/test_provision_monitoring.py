@@ -13,6 +13,7 @@ import yaml
 from infra.cfn import TemplateError, load_template, resolve_parameters
 from infra.clients import LOCAL_CREDENTIALS
 from local_aws.provision import load_local_parameters, provision
+from local_aws.provision.common import ProvisionError
 
 
 def _client(emulator, service: str):
@@ -30,11 +31,13 @@ def test_alarms_topic_and_dashboard_are_created_from_the_template(provisioned, e
         ]
     }
     declared = {lid: r for lid, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert len(alarms) == len(declared) == 10
+    assert len(alarms) == len(declared) == 11
     topic_arn = provisioned.output("AlarmTopicArn")
     for props in (r["Properties"] for r in declared.values()):
         name = props["AlarmName"]["Fn::Sub"].replace("${ProjectName}", params["ProjectName"])
         alarm = alarms[name]
+        if "Metrics" in props:  # metric math: checked below
+            continue
         assert alarm["Threshold"] == float(params[props["Threshold"]["Ref"]])
         assert alarm["Period"] == int(params["AlarmPeriodSeconds"]) == 60  # the local override
         assert (alarm["Namespace"], alarm["MetricName"]) == (props["Namespace"], props["MetricName"])
@@ -44,6 +47,49 @@ def test_alarms_topic_and_dashboard_are_created_from_the_template(provisioned, e
     lag = alarms[f"{params['ProjectName']}-alarm-change-stream-iterator-age"]
     assert lag["Dimensions"] == [{"Name": "StreamName", "Value": provisioned.output("ChangeStreamName")}]
     assert lag["Threshold"] == 60000  # seconds on a laptop, not the hour AWS defaults to
+
+    # The metric-math alarm: its metrics in the shape CloudWatch keeps, with the local period.
+    math = alarms[f"{params['ProjectName']}-alarm-changes-not-delivered"]
+    assert math["Metrics"] == [
+        {
+            "Id": "m1",
+            "Label": "Orders table write capacity",
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/DynamoDB",
+                    "MetricName": "ConsumedWriteCapacityUnits",
+                    "Dimensions": [{"Name": "TableName", "Value": provisioned.orders_table}],
+                },
+                "Period": 60,
+                "Stat": "Sum",
+            },
+        },
+        {
+            "Id": "m2",
+            "Label": "Change stream incoming records",
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/Kinesis",
+                    "MetricName": "IncomingRecords",
+                    "Dimensions": [{"Name": "StreamName", "Value": provisioned.output("ChangeStreamName")}],
+                },
+                "Period": 60,
+                "Stat": "Sum",
+            },
+        },
+        {
+            "Id": "e1",
+            "Label": "Writes without changes",
+            "ReturnData": True,
+            "Expression": "IF(FILL(m1, 0) > 0 AND FILL(m2, 0) == 0, 1, 0)",
+        },
+    ]
+    assert (math["EvaluationPeriods"], math["DatapointsToAlarm"], math["Threshold"]) == (2, 2, 1.0)
+    assert math["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert math["TreatMissingData"] == "notBreaching"
+    assert math["AlarmActions"] == math["OKActions"] == [topic_arn]
 
     attributes = _client(emulator, "sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]
     key = _client(emulator, "kms").describe_key(KeyId=attributes["KmsMasterKeyId"])["KeyMetadata"]
@@ -86,4 +132,15 @@ def test_an_unsupported_condition_function_is_named(clean_emulator, tmp_path: Pa
     path = tmp_path / "template.yaml"
     path.write_text(yaml.safe_dump(template))
     with pytest.raises(TemplateError, match="condition 'HasAlarmEmail'.*Fn::Contains"):
+        provision(clean_emulator.endpoint, template_path=path, report=lambda line: None)
+
+
+def test_a_metric_query_with_neither_stat_nor_expression_is_refused_naming_it(
+    clean_emulator, tmp_path: Path
+) -> None:
+    template = load_template()
+    template["Resources"]["ChangesNotDeliveredAlarm"]["Properties"]["Metrics"][0].pop("MetricStat")
+    path = tmp_path / "template.yaml"
+    path.write_text(yaml.safe_dump(template))
+    with pytest.raises(ProvisionError, match="changes-not-delivered.*'m1' needs exactly one of MetricStat"):
         provision(clean_emulator.endpoint, template_path=path, report=lambda line: None)

@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import moto
 import pytest
 from botocore.exceptions import ClientError
 from moto.athena.models import AthenaBackend
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.dynamodb.exceptions import ItemSizeTooLarge
-from moto.dynamodb.models import dynamo_type
+from moto.dynamodb.models import DynamoDBBackend, dynamo_type
 from moto.kinesis.models import Shard
 
 from infra.clients import LOCAL_CREDENTIALS
 from local_aws.server import Emulator
-from local_aws.server.fixes import FIXED_MOTO_VERSIONS, ITEM_SIZE_LIMIT, apply_fixes
+from local_aws.server.fixes import (
+    FIXED_MOTO_VERSIONS,
+    ITEM_SIZE_LIMIT,
+    WRITE_UNIT_BYTES,
+    WriteCapacity,
+    apply_fixes,
+    write_units,
+)
+from test_local_aws.dataplane_helpers import wait_for
 
 MOTO_ITEM_INIT = dynamo_type.Item.__init__
 MOTO_START_QUERY_EXECUTION = AthenaBackend.start_query_execution
+MOTO_DYNAMODB_WRITES = {
+    name: getattr(DynamoDBBackend, name) for name in ("put_item", "update_item", "delete_item")
+}
 MOTO_SHARD = {
     name: getattr(Shard, name)
     for name in ("get_records", "get_max_sequence_number", "get_min_sequence_number")
@@ -37,6 +51,8 @@ def fixed_item_init() -> Iterator[None]:
         for name, function in MOTO_SHARD.items():
             setattr(Shard, name, function)
         AthenaBackend.start_query_execution = MOTO_START_QUERY_EXECUTION  # type: ignore[method-assign]
+        for name, function in MOTO_DYNAMODB_WRITES.items():
+            setattr(DynamoDBBackend, name, function)
 
 
 def build(init, attrs: dict) -> tuple[str, object]:
@@ -125,6 +141,7 @@ def test_an_unknown_moto_version_runs_unchanged(monkeypatch: pytest.MonkeyPatch)
     assert dynamo_type.Item.__init__ is MOTO_ITEM_INIT
     assert all(getattr(Shard, name) is function for name, function in MOTO_SHARD.items())
     assert AthenaBackend.start_query_execution is MOTO_START_QUERY_EXECUTION
+    assert all(getattr(DynamoDBBackend, name) is function for name, function in MOTO_DYNAMODB_WRITES.items())
 
 
 @pytest.fixture
@@ -179,3 +196,101 @@ def test_the_stock_server_can_still_be_chosen(sales_cdc_home) -> None:
         assert emulator.process is not None
         assert "moto.server" in " ".join(emulator.process.args)
     assert "sales-cdc emulator fix" not in log_path.read_text()
+
+
+def test_write_units_are_one_per_started_kilobyte(fixed_item_init: None) -> None:
+    def item_of(size: int) -> dynamo_type.Item:
+        payload = size - len("orderId") - 1 - len("payload")
+        return dynamo_type.Item(
+            dynamo_type.DynamoType({"S": "k"}), None, {"orderId": {"S": "k"}, "payload": {"S": "p" * payload}}
+        )
+
+    for size, units in [(20, 1), (WRITE_UNIT_BYTES, 1), (WRITE_UNIT_BYTES + 1, 2), (3 * WRITE_UNIT_BYTES, 3)]:
+        built = item_of(size)
+        assert built.size() == size
+        assert write_units(built, measured=True) == write_units(built) == units, size
+    grown = item_of(20)
+    grown.attrs["payload"] = dynamo_type.DynamoType({"S": "p" * 2 * WRITE_UNIT_BYTES})  # as UpdateItem does
+    assert write_units(grown) == 3  # an updated item is measured again
+    assert write_units(None) == 1  # a delete of nothing still costs a unit
+
+
+def test_write_capacity_is_published_per_table_and_second_to_moto_s_cloudwatch() -> None:
+    counted = WriteCapacity()
+    account, region, second = "111122223333", "eu-west-3", 1_700_000_010
+    for units, at in [(1, second), (3, second), (2, second + 1)]:
+        counted.add(account, region, "orders-wcu", units, at)
+    counted.add(account, region, "other-wcu", 5, second)
+    assert counted.flush() == 3  # one datapoint per table and second
+    assert counted.flush() == 0  # published once
+
+    def total(table: str, start: int, end: int) -> list[tuple[float, float]]:
+        points = cloudwatch_backends[account][region].get_metric_statistics(
+            namespace="AWS/DynamoDB",
+            metric_name="ConsumedWriteCapacityUnits",
+            start_time=datetime.fromtimestamp(start, UTC).replace(tzinfo=None),  # naive UTC, as moto's
+            end_time=datetime.fromtimestamp(end, UTC).replace(tzinfo=None),
+            period=1,
+            stats=["Sum", "SampleCount"],
+            dimensions=[{"Name": "TableName", "Value": table}],
+            unit="Count",
+        )
+        return sorted((float(p.sum), float(p.sample_count)) for p in points)
+
+    assert total("orders-wcu", second, second + 2) == [(2.0, 1.0), (4.0, 1.0)]
+    assert total("other-wcu", second, second + 2) == [(5.0, 1.0)]
+
+
+def test_the_emulator_publishes_consumed_write_capacity_for_every_kind_of_write(
+    clean_emulator: Emulator, orders_client, sales_cdc_home
+) -> None:
+    log = (sales_cdc_home / "emulator.log").read_text()
+    assert "sales-cdc emulator fix: DynamoDB writes: ConsumedWriteCapacityUnits published" in log
+    # A table of its own: writes of an earlier test may still be published under "sizes".
+    table = f"wcu-{uuid.uuid4().hex[:8]}"
+    orders_client.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    started = datetime.now(UTC) - timedelta(seconds=5)
+
+    def item(key: str, size: int = 30) -> dict:
+        return {"orderId": {"S": key}, "payload": {"S": "p" * (size - len("orderId") - len(key) - 7)}}
+
+    orders_client.put_item(TableName=table, Item=item("a"))  # 1
+    orders_client.put_item(TableName=table, Item=item("b", 2 * WRITE_UNIT_BYTES + 100))  # 3
+    orders_client.update_item(  # 1
+        TableName=table,
+        Key={"orderId": {"S": "a"}},
+        UpdateExpression="SET note = :n",
+        ExpressionAttributeValues={":n": {"S": "x"}},
+    )
+    orders_client.delete_item(TableName=table, Key={"orderId": {"S": "b"}})  # 3 (the deleted item's size)
+    batch = [{"PutRequest": {"Item": item(key)}} for key in ("c", "d")]
+    orders_client.batch_write_item(RequestItems={table: batch})  # 2
+    orders_client.transact_write_items(  # 2
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": item("e")}},
+            {"Delete": {"TableName": table, "Key": {"orderId": {"S": "c"}}}},
+        ]
+    )
+    cloudwatch = boto3.client(
+        "cloudwatch", endpoint_url=clean_emulator.endpoint, region_name="us-east-1", **LOCAL_CREDENTIALS
+    )
+
+    def published() -> float:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/DynamoDB",
+            MetricName="ConsumedWriteCapacityUnits",
+            Dimensions=[{"Name": "TableName", "Value": table}],
+            StartTime=started,
+            EndTime=datetime.now(UTC) + timedelta(seconds=60),
+            Period=3600,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+    wait_for(lambda: published() >= 12, 20, "the write capacity of 12 units to be published", every=0.5)
+    assert published() == 12

@@ -35,11 +35,11 @@ def test_status_shows_the_alarm_states(provisioned, emulator) -> None:
     )
     out = _status()
     assert f"Embedded AWS: running at {emulator.endpoint}" in out
-    assert "Alarms: 1 in ALARM of 10." in out
+    assert "Alarms: 1 in ALARM of 11." in out
     assert f"ALARM             {name}" in out and "[4.0] >= 1.0" in out
     assert "what to do: The transform Lambda fails" in out
     others = [line.split() for line in out.splitlines() if "-alarm-" in line and name not in line]
-    assert len(others) == 9 and all(state in ("OK", "INSUFFICIENT_DATA") for state, _ in others)
+    assert len(others) == 10 and all(state in ("OK", "INSUFFICIENT_DATA") for state, _ in others)
 
 
 @pytest.fixture
