@@ -125,13 +125,9 @@ def main() -> int:
         written: dict[str, float] = {}
         arrived: dict[str, float] = {}
         with tempfile.TemporaryDirectory() as checkpoints:
-            plane = DataPlane.from_outputs(
-                settings.endpoint_url,
-                settings.region,
-                settings.outputs,
-                checkpoint_dir=Path(checkpoints),
-                status_file=None,
-            ).start()
+            opts = {"checkpoint_dir": Path(checkpoints), "status_file": None}
+            plane = DataPlane.from_outputs(settings.endpoint_url, settings.region, settings.outputs, **opts)
+            plane.start()
             try:
                 while not (
                     plane.health()["pipe"]["state"] == "RUNNING"

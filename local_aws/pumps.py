@@ -346,3 +346,41 @@ def backoff(attempt: int) -> float:
     The jitter keeps the two pumps (and their threads) from retrying against the emulator in step.
     """
     return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+class Pump:
+    """What the Pipe and Firehose stand-ins share: their threads, checkpoint folder, metrics and config cache.
+
+    A subclass calls :meth:`_init_pump` first in its constructor and defines ``_crashed(message)``
+    and ``_sample_metrics(metrics)`` (its gauges, read just before each flush of the metrics).
+    """
+
+    _threads: PumpThreads
+
+    def _init_pump(
+        self,
+        name: str,
+        log: logging.Logger,
+        checkpoint_dir: Path,
+        metrics: Any,
+        dimensions: list[dict[str, str]],
+    ) -> None:
+        self.metrics = metrics
+        self._dimensions = dimensions
+        if metrics is not None:
+            metrics.add_sampler(self._sample_metrics)  # gauges read just before each flush
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self._config_read_at = 0.0
+        self._config_lock = threading.Lock()
+        self._threads = PumpThreads(name, log, self._crashed)
+
+    def _crashed(self, message: str) -> None:  # pragma: no cover - every pump defines its own
+        raise NotImplementedError
+
+    def _sample_metrics(self, metrics: Any) -> None:  # pragma: no cover - every pump defines its own
+        raise NotImplementedError
+
+    @property
+    def alive(self) -> bool:
+        """True while all the pump's threads run."""
+        return self._threads.alive

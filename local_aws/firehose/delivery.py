@@ -40,7 +40,6 @@ import functools
 import gzip
 import logging
 import queue
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,7 +62,7 @@ from local_aws.lambda_runtime import InvocationError, LambdaConfigError, LambdaF
 from local_aws.pumps import (
     CheckpointStore,
     ClientFactory,
-    PumpThreads,
+    Pump,
     ShardReader,
     SourceShards,
     backoff,
@@ -99,7 +98,7 @@ class _Chunk:
     records: list[Record]
 
 
-class LocalFirehose:
+class LocalFirehose(Pump):
     """The Firehose stand-in: ``start()`` runs its threads, ``stop()`` flushes buffers and ends them."""
 
     def __init__(
@@ -110,22 +109,16 @@ class LocalFirehose:
         metrics: MetricsPublisher | None = None,
     ) -> None:
         self.delivery_stream_name = delivery_stream_name
-        self.metrics = metrics
-        self._dimensions = catalogue.delivery_stream_dimensions(delivery_stream_name)
-        if metrics is not None:
-            metrics.add_sampler(self._sample_freshness)
-        self.checkpoint_dir = Path(checkpoint_dir)
+        dimensions = catalogue.delivery_stream_dimensions(delivery_stream_name)
+        self._init_pump(f"local firehose {delivery_stream_name}", logger, checkpoint_dir, metrics, dimensions)
         self._firehose = clients("firehose")
         self._kinesis = clients("kinesis")
         self._lambda = clients("lambda")
         self._s3 = clients("s3")
         self._config: DeliveryStreamConfig | None = None
-        self._config_read_at = 0.0
-        self._config_lock = threading.Lock()
         self._function: LambdaFunction | None = None
         self._queue: queue.Queue[_Chunk | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self._s3_queue: queue.Queue[S3Object | None] = queue.Queue(maxsize=8)
-        self._threads = PumpThreads(f"local firehose {delivery_stream_name}", logger, self._crashed)
         self._stopping, self._abort = self._threads.stopping, self._threads.abort
         self._tracker: Tracker | None = None
         self.counters: dict[str, int] = collections.defaultdict(int)
@@ -154,11 +147,6 @@ class LocalFirehose:
         self._threads.stop(timeout)
         self.state = "STOPPED_LOCALLY"
 
-    @property
-    def alive(self) -> bool:
-        """True while all the pump's threads run."""
-        return self._threads.alive
-
     def health(self) -> dict[str, Any]:
         """Counters, state and lag (behind the stream tip, or age of the oldest record not yet in S3)."""
         c = self.counters
@@ -184,7 +172,7 @@ class LocalFirehose:
             "last_error": self.last_error,
         }
 
-    def _sample_freshness(self, metrics: MetricsPublisher) -> None:
+    def _sample_metrics(self, metrics: MetricsPublisher) -> None:
         """DeliveryToS3.DataFreshness now: age (s) of the oldest record read and not yet in S3."""
         if not self.alive or self._config is None:
             return  # not reading: Firehose would not be running this delivery stream either

@@ -48,7 +48,7 @@ from local_aws.pipes.target import kinesis_entries, put_groups
 from local_aws.pumps import (
     CheckpointStore,
     ClientFactory,
-    PumpThreads,
+    Pump,
     ShardReader,
     SourceShards,
     backoff,
@@ -102,7 +102,7 @@ class PipeHealth:
     iterator_age_s: float = 0.0
 
 
-class LocalPipe:
+class LocalPipe(Pump):
     """The Pipe stand-in: ``start()`` runs its reader and writer threads, ``stop()`` drains and ends them.
 
     ``clients`` makes a boto3 client for a service name (the data plane passes one bound to the
@@ -119,11 +119,8 @@ class LocalPipe:
         metrics: MetricsPublisher | None = None,
     ) -> None:
         self.pipe_name = pipe_name
-        self.metrics = metrics
-        self._dimensions = catalogue.pipe_dimensions(pipe_name)
-        if metrics is not None:
-            metrics.add_sampler(self._sample_gauges)
-        self.checkpoint_dir = Path(checkpoint_dir)
+        dimensions = catalogue.pipe_dimensions(pipe_name)
+        self._init_pump(f"local pipe {pipe_name}", logger, checkpoint_dir, metrics, dimensions)
         self._pipes = clients("pipes")
         self._streams = clients("dynamodbstreams")
         # GetRecords(iterator, limit): the wire-level call the data plane passes, else boto3's.
@@ -133,10 +130,7 @@ class LocalPipe:
         self._kinesis = clients("kinesis")
         self._dead_letters = DeadLetterQueue(clients("sqs"))
         self._config: PipeConfig | None = None
-        self._config_read_at = 0.0
-        self._config_lock = threading.Lock()
         self._queue: queue.Queue[_Chunk | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
-        self._threads = PumpThreads(f"local pipe {pipe_name}", logger, self._crashed)
         self._stopping = self._threads.stopping  # stop reading, deliver what was read
         self._abort = self._threads.abort  # stop now, deliver nothing more
         self._reader_done = threading.Event()
@@ -155,11 +149,6 @@ class LocalPipe:
         """Stop reading, deliver and checkpoint what was read (up to ``timeout`` s), end the threads."""
         self._threads.stop(timeout)
         self.health_counters.state = "STOPPED_LOCALLY"
-
-    @property
-    def alive(self) -> bool:
-        """True while all the pump's threads run."""
-        return self._threads.alive
 
     def health(self) -> dict[str, Any]:
         """Counters, state and lag (seconds behind the stream: oldest undelivered record, or iterator age)."""
@@ -184,7 +173,7 @@ class LocalPipe:
             "last_error": h.last_error,
         }
 
-    def _sample_gauges(self, metrics: MetricsPublisher) -> None:
+    def _sample_metrics(self, metrics: MetricsPublisher) -> None:
         """The gauges AWS publishes for the Pipe's neighbours: its DLQ's depth, its table's throttles."""
         config = self._config
         if config is None:

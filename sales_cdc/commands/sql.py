@@ -90,6 +90,28 @@ def _line_col(sql: str, offset: int) -> tuple[int, int]:
     return sql.count("\n", 0, offset) + 1, offset - (sql.rfind("\n", 0, offset) + 1) + 1
 
 
+# Engine reasons whose unknown name can be located in the statement: (reason prefix, pattern of the
+# name, Athena's wording). A table name is located by its last part (``db.table`` -> ``table``).
+_LOCATABLE = (
+    (
+        "SEMANTIC_ERROR",
+        r'(?:Referenced column|Column) "([^"]+)"',
+        "COLUMN_NOT_FOUND: line {line}:{column}: Column '{name}' cannot be resolved",
+    ),
+    (
+        "TABLE_NOT_FOUND",
+        r"TABLE_NOT_FOUND: Table '([^']+)' does not exist",
+        "TABLE_NOT_FOUND: line {line}:{column}: Table '{name}' does not exist",
+    ),
+    (
+        "FUNCTION_NOT_FOUND",
+        r"Function with name (\w+) does not exist",
+        "FUNCTION_NOT_FOUND: line {line}:{column}: Function '{name}' not registered "
+        "(the local engine has no DuckDB equivalent for it)",
+    ),
+)
+
+
 def athena_error(sql: str, reason: str) -> str:
     """The engine's failure ``reason`` worded like Athena, with the position in ``sql`` when it can be found.
 
@@ -98,26 +120,11 @@ def athena_error(sql: str, reason: str) -> str:
     """
     if _HAS_POSITION.search(reason):
         return reason
-    column = re.search(r'(?:Referenced column|Column) "([^"]+)"', reason)
-    if column and reason.startswith("SEMANTIC_ERROR"):
-        where = position_of(sql, column.group(1))
+    for prefix, pattern, athena_wording in _LOCATABLE:
+        found = re.search(pattern, reason) if reason.startswith(prefix) else None
+        where = found and position_of(sql, found.group(1).rsplit(".", 1)[-1])
         if where:
-            return (
-                f"COLUMN_NOT_FOUND: line {where[0]}:{where[1]}: Column '{column.group(1)}' cannot be resolved"
-            )
-    table = re.match(r"TABLE_NOT_FOUND: Table '([^']+)' does not exist", reason)
-    if table:
-        where = position_of(sql, table.group(1).rsplit(".", 1)[-1])
-        if where:
-            return f"TABLE_NOT_FOUND: line {where[0]}:{where[1]}: Table '{table.group(1)}' does not exist"
-    function = re.search(r"Function with name (\w+) does not exist", reason)
-    if function and reason.startswith("FUNCTION_NOT_FOUND"):
-        where = position_of(sql, function.group(1))
-        if where:
-            return (
-                f"FUNCTION_NOT_FOUND: line {where[0]}:{where[1]}: Function '{function.group(1)}' "
-                "not registered (the local engine has no DuckDB equivalent for it)"
-            )
+            return athena_wording.format(line=where[0], column=where[1], name=found.group(1))
     refused = re.search(r"the function (\w+)\(\) is not supported by the local Athena engine", reason)
     if refused:
         where = position_of(sql, refused.group(1))
