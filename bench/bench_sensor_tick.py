@@ -88,6 +88,7 @@ class Lake:
     def __init__(self, name: str) -> None:
         import boto3
 
+        # Deferred: the --serve-emulator child runs only the emulator and loads none of the project.
         from infra.clients import LOCAL_CREDENTIALS
         from local_aws.provision import provision
         from sales_cdc.resources.aws import GlueResource, LakeResource, SQSResource
@@ -127,7 +128,7 @@ class Lake:
         self.calls[f"{service}.{operation}"] += 1
 
     def _create_raw_table(self) -> None:
-        from lambda_transform.schema import CDC_COLUMNS, PARTITION_KEYS
+        from lambda_transform.schema import CDC_COLUMNS, PARTITION_KEYS  # deferred, as in __init__
 
         self.resources["glue"].get_client().create_table(
             DatabaseName=self.lake.glue_database,
@@ -174,6 +175,7 @@ class Sensor:
     def __init__(self) -> None:
         import dagster as dg
 
+        # Deferred like Lake's: the --serve-emulator child loads none of the project.
         from sales_cdc.analytics import ANALYTICS_ASSETS
         from sales_cdc.analytics.definitions import build_sensors
         from sales_cdc.analytics.jobs import cdc_refresh_job

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 import pytest
 
-from sales_cdc.settings import SettingsError, load_settings, write_outputs
+from sales_cdc.settings import (
+    SettingsError,
+    load_settings,
+    provisioning_lock,
+    wait_for_provisioning,
+    write_outputs,
+)
 
 
 def test_missing_outputs_are_listed_with_the_fix(tmp_path, monkeypatch) -> None:
@@ -36,11 +45,6 @@ def test_environment_overrides_single_outputs(tmp_path, monkeypatch) -> None:
 
 
 def test_the_code_location_waits_for_provisioning_in_progress(tmp_path, monkeypatch) -> None:
-    import os
-    import threading
-
-    from sales_cdc.settings import provisioning_lock, wait_for_provisioning
-
     monkeypatch.setenv("SALES_CDC_HOME", str(tmp_path))
     lock = provisioning_lock()
     lock.parent.mkdir(parents=True)
@@ -51,8 +55,6 @@ def test_the_code_location_waits_for_provisioning_in_progress(tmp_path, monkeypa
 
 
 def test_a_stale_provisioning_lock_is_ignored(tmp_path, monkeypatch) -> None:
-    from sales_cdc.settings import provisioning_lock, wait_for_provisioning
-
     monkeypatch.setenv("SALES_CDC_HOME", str(tmp_path))
     lock = provisioning_lock()
     lock.parent.mkdir(parents=True)

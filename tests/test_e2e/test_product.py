@@ -22,6 +22,7 @@ import boto3
 import pytest
 
 from infra.clients import LOCAL_CREDENTIALS
+from local_aws.athena import LocalAthena
 from local_aws.server import ephemeral_port
 
 pytestmark = pytest.mark.e2e
@@ -142,8 +143,6 @@ def _truth(stack: Stack) -> dict[str, str]:
 
 def _orders_current(stack: Stack) -> dict[str, str] | None:
     """order_id -> status from the orders_current table, through the local Athena engine."""
-    from local_aws.athena import LocalAthena
-
     outputs = json.loads((stack.home / "local" / "outputs.json").read_text())
     engine = LocalAthena(endpoint_url=stack.endpoint, region="us-east-1", credentials=LOCAL_CREDENTIALS)
     try:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from lambda_transform import cdc_row
 from lambda_transform.batch import transform_batch
 from lambda_transform.firehose import MAX_RECORD_BYTES
 
@@ -243,8 +244,6 @@ def test_nan_literal_is_refused_by_either_parser(json_library: str) -> None:
 
 
 def test_a_bug_costs_one_record_not_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lambda_transform import cdc_row
-
     def broken(record: dict[str, Any], arrival_ms: Any) -> tuple[str, dict[str, str]]:
         if record["dynamodb"]["NewImage"]["orderId"]["S"] == "o-boom":
             raise ZeroDivisionError("a bug")
