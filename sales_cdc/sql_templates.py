@@ -11,7 +11,8 @@ a *kind* fixed here (not by the caller) that decides how its value is validated 
   go through :mod:`infra.lake` and are written bare (the strict pattern makes quoting
   unnecessary, and bare names work in Athena's Hive DDL and Trino DML alike);
 - ``{day}`` is a calendar date written as ``'YYYY-MM-DD'``; ``{days}`` is a
-  non-empty list of them written as ``'d1', 'd2'`` (for ``IN (...)``);
+  non-empty list of them written as ``'d1', 'd2'`` (for ``IN (...)``); ``{hours}`` is a non-empty
+  list of raw partitions written as ``'YYYY-MM-DD/HH', ...``;
 - ``{location}`` is an ``s3://`` location written as a quoted literal;
 - ``{partition_key}`` is a column name written as a string literal (``ARRAY['order_date']``), and
   ``{table_pattern}`` a table name written as one (``SHOW TABLES IN db 'sales_daily'``);
@@ -68,6 +69,22 @@ def _days(value: object) -> str:
     return ", ".join(days)
 
 
+def _hours(value: object) -> str:
+    rule = "a non-empty list of raw partitions YYYY-MM-DD/HH"
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidIdentifierError("list of raw partitions (hours)", value, rule)
+    written = []
+    try:
+        for item in value:
+            day, _, hour = str(item).partition("/")
+            written.append(f"{_day(day)[1:-1]}/{validate_partition_value('hour', hour)}")
+    except InvalidIdentifierError:
+        raise InvalidIdentifierError("list of raw partitions (hours)", value, rule) from None
+    if not written:
+        raise InvalidIdentifierError("list of raw partitions (hours)", value, rule)
+    return ", ".join(f"'{text}'" for text in written)
+
+
 def _count(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidIdentifierError("count", value, "a non-negative integer")
@@ -102,6 +119,7 @@ PLACEHOLDER_KINDS: dict[str, Callable[[object], str]] = {
     "table_pattern": _table_pattern,
     "day": _day,
     "days": _days,
+    "hours": _hours,
     "location": quote_location,
     "late_seconds": _count,
     "error_records": _count,

@@ -34,7 +34,7 @@ class Table:
     columns: tuple[tuple[str, str], ...]  # (name, Glue type)
     partition_keys: tuple[tuple[str, str], ...]
     location: str
-    format: str  # json | parquet
+    format: str  # json | parquet | iceberg
     serde_parameters: Mapping[str, str]
     raw: Mapping[str, Any]
 
@@ -42,6 +42,11 @@ class Table:
     def qualified(self) -> str:
         """``database.table``."""
         return f"{self.database}.{self.name}"
+
+    @property
+    def is_iceberg(self) -> bool:
+        """True for an Iceberg table (read and written through pyiceberg, see :mod:`.iceberg`)."""
+        return self.format == "iceberg"
 
     @property
     def key_names(self) -> list[str]:
@@ -103,7 +108,13 @@ class GlueCatalog:
 def table_from_glue(raw: Mapping[str, Any], database: str, name: str) -> Table:
     """A :class:`Table` from Glue's table definition; column names are validated."""
     sd = raw.get("StorageDescriptor") or {}
-    columns = tuple((validate_column(c["Name"].lower()), c["Type"]) for c in sd.get("Columns") or [])
+    iceberg = str((raw.get("Parameters") or {}).get("table_type", "")).upper() == "ICEBERG"
+    columns = tuple(
+        (validate_column(c["Name"].lower()), c["Type"])
+        for c in sd.get("Columns") or []
+        # pyiceberg also lists the columns of earlier schemas, flagged as not current.
+        if not (iceberg and (c.get("Parameters") or {}).get("iceberg.field.current") == "false")
+    )
     keys = tuple(
         (validate_column(k["Name"].lower()), k.get("Type", "string")) for k in raw.get("PartitionKeys") or []
     )
@@ -116,7 +127,7 @@ def table_from_glue(raw: Mapping[str, Any], database: str, name: str) -> Table:
         columns=columns,
         partition_keys=keys,
         location=location,
-        format=table_format({**raw, "DatabaseName": database, "Name": name}),
+        format="iceberg" if iceberg else table_format({**raw, "DatabaseName": database, "Name": name}),
         serde_parameters=dict((sd.get("SerdeInfo") or {}).get("Parameters") or {}),
         raw=raw,
     )

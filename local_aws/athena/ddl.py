@@ -35,6 +35,7 @@ from infra.lake import (
 )
 from local_aws.athena.catalog import GlueCatalog, resolve_table_ref
 from local_aws.athena.errors import SUPPORTED_HINT, LocalQueryError
+from local_aws.athena.iceberg import IcebergTables, is_iceberg
 from local_aws.athena.statement import Outcome, Statement
 
 
@@ -198,9 +199,10 @@ class TokenStream:
 class HiveDdl:
     """The statements that change or show the catalog rather than query data."""
 
-    def __init__(self, catalog: GlueCatalog, s3: Any) -> None:
+    def __init__(self, catalog: GlueCatalog, s3: Any, iceberg: IcebergTables | None = None) -> None:
         self.catalog = catalog
         self.s3 = s3
+        self.iceberg = iceberg
 
     def run(self, statement: Statement, tokens: list[Token]) -> Outcome | None:
         """Hive DDL and SHOW statements (sqlglot leaves them unparsed): run them from their tokens."""
@@ -243,12 +245,8 @@ class HiveDdl:
             )
         if head[0] in (
             "UPDATE",
-            "DELETE",
-            "MERGE",
             "UNLOAD",
             "EXPLAIN",
-            "VACUUM",
-            "OPTIMIZE",
             "PREPARE",
             "EXECUTE",
         ):
@@ -256,7 +254,8 @@ class HiveDdl:
         return None
 
     def drop(self, statement: Statement, drop: exp.Drop) -> Outcome:
-        """DROP TABLE [IF EXISTS]: the catalog entry only, never the data (as Athena does)."""
+        """DROP TABLE [IF EXISTS]: the catalog entry only for a Hive table (Athena keeps an external
+        table's data); an Iceberg table loses its data and metadata files too, as on Athena."""
         kind = (drop.args.get("kind") or "").upper()
         if kind not in ("TABLE",):
             raise statement.unsupported(f"DROP {kind}", SUPPORTED_HINT)
@@ -264,6 +263,7 @@ class HiveDdl:
         for table in tables:
             database, name = resolve_table_ref(statement, table)
             # Athena drops the catalog entry of an external table and keeps its data; so does this engine.
+            raw = self.catalog.table_definition(database, name)
             try:
                 self.catalog.glue.delete_table(DatabaseName=database, Name=name)
             except ClientError as exc:
@@ -271,6 +271,11 @@ class HiveDdl:
                     raise
                 if not drop.args.get("exists"):
                     raise statement.fail(f"Table not found {database}.{name} (SemanticException)") from exc
+                continue
+            if raw is not None and is_iceberg(raw) and self.iceberg is not None:
+                location = (raw.get("StorageDescriptor") or {}).get("Location")
+                if location:
+                    self.iceberg.purge_location(location)
         return [], [], "DDL"
 
     def msck_repair(self, statement: Statement, stream: TokenStream) -> Outcome:
@@ -391,6 +396,11 @@ class HiveDdl:
         database, name = stream.table_name()
         stream.end()
         table = self.catalog.table(statement, database, name)
+        if table.is_iceberg:
+            raise statement.unsupported(
+                f"SHOW PARTITIONS of the Iceberg table {table.qualified}",
+                f"Athena refuses it too: query SELECT DISTINCT <partition columns> FROM {table.qualified}",
+            )
         if not table.partition_keys:
             raise statement.fail(f"Table {table.qualified} is not partitioned")
         rows = [

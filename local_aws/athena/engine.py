@@ -39,6 +39,9 @@ from local_aws.athena.errors import (
     UnsupportedSqlError,
     duckdb_reason,
 )
+from local_aws.athena.iceberg import IcebergTables, create_is_iceberg
+from local_aws.athena.iceberg_merge import IcebergWriter
+from local_aws.athena.iceberg_statements import metadata_table, run_maintenance
 from local_aws.athena.pruning import pushdown_predicates, select_partitions
 from local_aws.athena.readers import DEFAULT_CACHE_BYTES, TableReader, s3_filesystem
 from local_aws.athena.semantics import missing_function
@@ -82,8 +85,10 @@ class LocalAthena:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="local-athena")
         self._reader = TableReader(self.s3, self.fs, self._pool, self.workgroup, cache_max_bytes)
         self._writer = TableWriter(self.catalog, self.s3, self.fs, self.workgroup, self._query_arrow)
-        self._ddl = HiveDdl(self.catalog, self.s3)
         self._con = duckdb.connect(":memory:")
+        self.iceberg = IcebergTables(endpoint_url, region, creds, self.s3)
+        self._iceberg_writer = IcebergWriter(self.iceberg, self.catalog, self._con, self._query_arrow)
+        self._ddl = HiveDdl(self.catalog, self.s3, self.iceberg)
         # Athena's session: UTC, NULLs last in either direction.
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute("SET default_null_order = 'nulls_last'")
@@ -123,6 +128,8 @@ class LocalAthena:
             finally:
                 for name in statement.registered:
                     self._con.unregister(name)
+                for name in statement.temp_tables:
+                    self._con.execute(f'DROP TABLE IF EXISTS "{name}"')
         return LocalQueryResult(
             columns=columns,
             rows=rows,
@@ -134,6 +141,7 @@ class LocalAthena:
                 "objects_read": statement.objects_read,
                 "partitions_read": statement.partitions_read,
                 "notes": list(statement.notes),
+                **statement.extra,
             },
         )
 
@@ -147,6 +155,8 @@ class LocalAthena:
         tokens = tokenize(statement.sql)
         if not tokens or all(t.kind == "SYMBOL" and t.text == ";" for t in tokens):
             raise statement.fail("SYNTAX_ERROR: the statement is empty")
+        if tokens[0].kind == "WORD" and tokens[0].text.upper() in ("OPTIMIZE", "VACUUM"):
+            return run_maintenance(statement, self.catalog, self.iceberg)
         utility = self._ddl.run(statement, tokens)
         if utility is not None:
             return utility
@@ -167,7 +177,11 @@ class LocalAthena:
         if isinstance(tree, exp.Create):
             return self._create(statement, tree)
         if isinstance(tree, exp.Insert):
-            return self._writer.insert(statement, tree)
+            return self._insert(statement, tree)
+        if isinstance(tree, exp.Merge):
+            return self._iceberg_writer.merge(statement, tree)
+        if isinstance(tree, exp.Delete):
+            return self._iceberg_writer.delete(statement, tree)
         if isinstance(tree, exp.Drop):
             return self._ddl.drop(statement, tree)
         if isinstance(tree, exp.Command):
@@ -180,6 +194,8 @@ class LocalAthena:
             return self._ddl.create_database(statement, create)
         if kind != "TABLE":
             raise statement.unsupported(f"CREATE {kind}", SUPPORTED_HINT)
+        if create.expression is None and isinstance(create.this, exp.Schema) and create_is_iceberg(create):
+            return self.iceberg.create(statement, create, self.catalog)
         if create.expression is None:
             raise statement.unsupported(
                 "CREATE TABLE without AS SELECT", "use CTAS: CREATE TABLE t WITH (...) AS SELECT ..."
@@ -189,6 +205,21 @@ class LocalAthena:
                 "a column list in CTAS", "name the columns with aliases in the SELECT"
             )
         return self._writer.ctas(statement, create)
+
+    def _insert(self, statement: Statement, insert: exp.Insert) -> Outcome:
+        """INSERT INTO: Iceberg tables through pyiceberg, Parquet tables through the table writer."""
+        target = insert.this.this if isinstance(insert.this, exp.Schema) else insert.this
+        if isinstance(target, exp.Table) and not insert.args.get("overwrite"):
+            database, name = resolve_table_ref(statement, target)
+            table = self.catalog.table(statement, database, name)
+            if table.is_iceberg:
+                columns = (
+                    [c.name.lower() for c in insert.this.expressions]
+                    if isinstance(insert.this, exp.Schema)
+                    else None
+                )
+                return self._iceberg_writer.insert(statement, table, insert, columns)
+        return self._writer.insert(statement, insert)
 
     def _query_arrow(self, statement: Statement, query: exp.Query, require_names: bool) -> pa.Table:
         """The rows of a query of ``statement`` as Arrow (what CTAS and INSERT INTO write)."""
@@ -202,14 +233,22 @@ class LocalAthena:
                 continue
             if not table.args.get("db") and table.name.lower() in cte_names:
                 continue
-            for unsupported_arg in ("version", "sample", "when"):
+            for unsupported_arg in ("sample", "when"):
                 if table.args.get(unsupported_arg):
                     raise statement.unsupported(f"{unsupported_arg.upper()} clause on table {table.name}")
-            database, name = resolve_table_ref(statement, table)
+            if "$" in table.name:  # an Iceberg metadata table, e.g. "t$snapshots"
+                database, name = metadata_table(statement, self.catalog, self.iceberg, table)
+            else:
+                database, name = resolve_table_ref(statement, table)
             table.set("catalog", None)
             table.set("db", exp.to_identifier(database))
             table.set("this", exp.to_identifier(name))
-            self.catalog.table(statement, database, name)
+            definition = self.catalog.table(statement, database, name)
+            if table.args.get("version") and not definition.is_iceberg:
+                raise statement.unsupported(
+                    f"time travel (FOR ... AS OF) on the Hive table {definition.qualified}",
+                    "only Iceberg tables keep snapshots to travel to",
+                )
         if require_names:
             _check_named_outputs(statement, query)
         # Athena names unaliased expressions _col<position>; name them before qualification invents names.
@@ -263,10 +302,19 @@ class LocalAthena:
             definition = statement.tables.get((table.db, table.name))
             if definition is None:
                 continue
-            partitions = select_partitions(
-                statement, self.catalog, self._con, definition, pushdown.get(id(table))
-            )
-            data = self._reader.scan(statement, definition, partitions, with_path=uses_path)
+            if (table.db, table.name) in statement.metadata_tables:
+                data = statement.metadata_tables[(table.db, table.name)]
+            elif definition.is_iceberg:
+                if uses_path:
+                    raise statement.unsupported(f'"$path" of the Iceberg table {definition.qualified}')
+                data = self.iceberg.scan(
+                    statement, self._con, definition, pushdown.get(id(table)), table.args.get("version")
+                )
+            else:
+                partitions = select_partitions(
+                    statement, self.catalog, self._con, definition, pushdown.get(id(table))
+                )
+                data = self._reader.scan(statement, definition, partitions, with_path=uses_path)
             view = view_name("scan")
             self._con.register(view, data)
             statement.registered.append(view)

@@ -61,16 +61,16 @@ def select_partitions(
     if not partitions:
         return partitions
     try:
-        return _evaluate_partition_predicate(con, table, partitions, predicate)
+        return evaluate_partition_predicate(con, table, partitions, predicate)
     except Exception as exc:  # noqa: BLE001 - reading every partition is correct, only slower
         statement.notes.append(f"partition predicate not evaluated ({exc}); all partitions read")
         return partitions
 
 
-def _evaluate_partition_predicate(
+def evaluate_partition_predicate(
     con: duckdb.DuckDBPyConnection, table: Table, partitions: Sequence[Partition], predicate: exp.Expression
 ) -> list[Partition]:
-    """The partitions whose values satisfy ``predicate``, evaluated by DuckDB."""
+    """The partitions whose values satisfy ``predicate``, evaluated by DuckDB (Hive and Iceberg tables)."""
     arrays = {}
     for index, (key, glue_type) in enumerate(table.partition_keys):
         values = [None if p.values[index] == HIVE_DEFAULT_PARTITION else p.values[index] for p in partitions]

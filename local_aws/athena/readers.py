@@ -239,14 +239,14 @@ def _parse_json(
         return pa.table({name: pa.array([], arrow_type) for name, _, arrow_type in fields})
     if not mapping:
         try:
-            return _to_milliseconds(_parse_json_fast(data, fields))
+            return to_milliseconds(_parse_json_fast(data, fields))
         except (_SlowPath, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             pass
     ignore_malformed = str(serde.get("ignore.malformed.json", "false")).lower() == "true"
-    return _to_milliseconds(_parse_json_rows(data, fields, mapping, ignore_malformed, where))
+    return to_milliseconds(_parse_json_rows(data, fields, mapping, ignore_malformed, where))
 
 
-def _to_milliseconds(table: pa.Table) -> pa.Table:
+def to_milliseconds(table: pa.Table) -> pa.Table:
     """Timestamps rounded to the millisecond (half up), as Athena's timestamp(3) reads them.
 
     Truncating instead would make an equality filter on the rounded value miss the row.

@@ -32,6 +32,9 @@ class Statement:
     database: str
     tables: dict[tuple[str, str], Table] = field(default_factory=dict)
     registered: list[str] = field(default_factory=list)
+    temp_tables: list[str] = field(default_factory=list)  # DuckDB temporary tables to drop afterwards
+    metadata_tables: dict[tuple[str, str], Any] = field(default_factory=dict)  # Iceberg ``t$snapshots`` rows
+    extra: dict[str, Any] = field(default_factory=dict)  # what a write reports (Iceberg counts, snapshot)
     bytes_scanned: int = 0
     objects_read: int = 0
     partitions_read: int = 0

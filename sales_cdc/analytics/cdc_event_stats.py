@@ -32,6 +32,7 @@ from sales_cdc.analytics.derived_tables import (
 from sales_cdc.analytics.orders_current import PARTITION_REPAIR_KEY
 from sales_cdc.analytics.queries import render
 from sales_cdc.catalog.quarantine import quarantine_key, quarantined_objects
+from sales_cdc.health.lake_identity import lake_id_metadata
 from sales_cdc.resources.aws import LakeResource
 from sales_cdc.resources.query_engine import QueryEngineResource
 
@@ -171,6 +172,7 @@ def cdc_event_stats(
         "quarantined_objects": MetadataValue.int(sum(len(e.quarantined_objects) for e in errors.values())),
         "preview": preview_metadata(stats) if stats is not None else MetadataValue.md("_no partitions_"),
         **statements.metadata(),
+        **lake_id_metadata(s3.get_client(), lake.bucket),
     }
     # Numeric figures of the last day, so the UI can plot them across runs.
     for name in ("events", "deliveries", "duplicate_deliveries", "late_events", "removes"):

@@ -44,6 +44,7 @@ from sales_cdc.analytics.derived_tables import (
 )
 from sales_cdc.analytics.orders_current import ORDERS_CURRENT_TABLE, orders_current
 from sales_cdc.analytics.reconciliation import BUSINESS_COLUMN_NAMES, SAMPLE_IDS, reconcile_orders
+from sales_cdc.health.missing_tables import unless_table_missing
 from sales_cdc.resources.aws import DynamoDBResource, LakeResource, s3_client
 from sales_cdc.resources.query_engine import QueryEngineResource
 
@@ -237,25 +238,37 @@ def check_new_error_records(lake: LakeResource, client: Any, log: Any = None) ->
 
 
 # ------------------------------------------------------------------------------ the asset checks
-# Thin wrappers: Dagster wiring here, the logic in the functions above (testable without a run).
+# Thin wrappers: Dagster wiring here, the logic in the functions above (testable without a run). A check
+# of orders_current when the table does not exist (lake reset, never materialized) fails saying so.
+
+
+def _on_orders_current(check: Any, lake: LakeResource) -> AssetCheckResult:
+    return unless_table_missing(
+        check,
+        database=lake.glue_database,
+        table=ORDERS_CURRENT_TABLE,
+        asset=orders_current.key.to_user_string(),
+    )
 
 
 @asset_check(asset=orders_current, name="order_id_unique", blocking=True)
 def order_id_unique(query_engine: QueryEngineResource, lake: LakeResource) -> AssetCheckResult:
     """Every order id appears once in orders_current (blocking: sales would double count)."""
-    return check_order_id_unique(Statements(query_engine, lake.glue_database))
+    return _on_orders_current(
+        lambda: check_order_id_unique(Statements(query_engine, lake.glue_database)), lake
+    )
 
 
 @asset_check(asset=orders_current, name="order_values_valid")
 def order_values_valid(query_engine: QueryEngineResource, lake: LakeResource) -> AssetCheckResult:
     """Quantities and prices are positive, statuses known, product and creation time present."""
-    return check_order_values(Statements(query_engine, lake.glue_database))
+    return _on_orders_current(lambda: check_order_values(Statements(query_engine, lake.glue_database)), lake)
 
 
 @asset_check(asset=orders_current, name="newest_event_fresh")
 def newest_event_fresh(query_engine: QueryEngineResource, lake: LakeResource) -> AssetCheckResult:
     """The newest change reflected in orders_current is recent (WARN)."""
-    return check_freshness(Statements(query_engine, lake.glue_database))
+    return _on_orders_current(lambda: check_freshness(Statements(query_engine, lake.glue_database)), lake)
 
 
 @asset_check(asset=orders_current, name="reconciles_with_dynamodb", description=RECONCILIATION_DESCRIPTION)
@@ -263,8 +276,11 @@ def reconciles_with_dynamodb(
     query_engine: QueryEngineResource, lake: LakeResource, dynamodb: DynamoDBResource, s3: S3Resource
 ) -> AssetCheckResult:
     """orders_current equals the DynamoDB table on every business column of every order (ERROR)."""
-    return check_reconciliation(
-        Statements(query_engine, lake.glue_database), dynamodb.get_client(), lake, s3_client(s3)
+    return _on_orders_current(
+        lambda: check_reconciliation(
+            Statements(query_engine, lake.glue_database), dynamodb.get_client(), lake, s3_client(s3)
+        ),
+        lake,
     )
 
 

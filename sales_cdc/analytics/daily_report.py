@@ -37,6 +37,7 @@ from sales_cdc.analytics.daily_partitions import DAILY_PARTITIONS
 from sales_cdc.analytics.derived_tables import DerivedTable, Statements, markdown_table
 from sales_cdc.analytics.orders_current import ORDER_DATE_COLUMN
 from sales_cdc.analytics.sales import SALES_DAILY_TABLE, SALES_HOURLY_TABLE, sales_daily, sales_hourly
+from sales_cdc.health.lake_identity import lake_id_metadata
 from sales_cdc.resources.aws import LakeResource
 from sales_cdc.resources.query_engine import QueryEngineResource
 
@@ -182,7 +183,8 @@ def daily_report(
         )
     day = days[0]
     statements = Statements(query_engine, lake.glue_database)
-    report = build_report(statements, lake, s3.get_client(), day)
+    client = s3.get_client()
+    report = build_report(statements, lake, client, day)
     context.log.info(
         "daily_report %s: revenue %s, %d orders, chart at %s",
         day,
@@ -190,4 +192,10 @@ def daily_report(
         report["orders"],
         report["path"],
     )
-    return MaterializeResult(metadata={**report_metadata(day, report), **statements.metadata()})
+    return MaterializeResult(
+        metadata={
+            **report_metadata(day, report),
+            **statements.metadata(),
+            **lake_id_metadata(client, lake.bucket),
+        }
+    )

@@ -1,13 +1,12 @@
 """Shared machinery of the analytics assets: running SQL files, rewriting derived tables, metadata.
 
-Derived tables are Parquet under ``s3://<bucket>/<derived_prefix><table>/``, created by Athena CTAS
-and registered in the Glue catalog. Athena cannot overwrite: CTAS wants an empty location and
-INSERT INTO only appends. So:
-
-- a whole-table rebuild drops the table, deletes its prefix and runs CTAS again;
-- a one-day refresh of a daily table deletes that day's partition folder, drops the partition and
-  runs INSERT INTO for the day (CTAS when the table does not exist yet). Re-running it gives the
-  same rows: that is what makes a refresh idempotent.
+Derived tables live under ``s3://<bucket>/<derived_prefix><table>/`` and are registered in the Glue
+catalog. ``orders_current``, ``sales_daily`` and ``sales_hourly`` are Apache Iceberg tables written
+with MERGE (see :mod:`.orders_current` and :mod:`.sales`). ``cdc_event_stats`` is a Hive Parquet
+table (:class:`DerivedTable`), created by Athena CTAS; Athena cannot overwrite one (CTAS wants an
+empty location and INSERT INTO only appends), so a one-day refresh deletes that day's partition
+folder, drops the partition and runs INSERT INTO for the day (CTAS when the table does not exist
+yet). Re-running it gives the same rows: that is what makes a refresh idempotent.
 
 Every statement goes through :class:`Statements`, which keeps the engine's statistics so each
 materialization reports the bytes it scanned.

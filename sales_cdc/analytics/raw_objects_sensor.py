@@ -27,9 +27,10 @@ the cursor remembers (:data:`MAX_SEEN`) and only deleted.
 **What is refreshed** (planned in :mod:`.refresh_plan`). Two kinds of days matter (see
 ``sales_cdc.analytics``): the *event day* (raw partition ``dt``; ``cdc_event_stats``) is known from
 an object's key, while the *order date* (``sales_daily``, ``sales_hourly``) of the changed orders is
-only known once ``orders_current`` is rebuilt: it reports them as ``changed_order_dates``. So:
+only known once ``orders_current`` has merged the changes: it reports them as
+``changed_order_dates``. So:
 
-- for new objects: a **main run** repairs the partitions of every hour seen, rebuilds the
+- for new objects: a **main run** repairs the partitions of every hour seen, refreshes the
   unpartitioned summaries (``orders_current``) and refreshes the event-day summaries of the latest
   block of consecutive event days; each other block gets its own run (repair of its hours and its
   event-day summaries). A block of several days is one partition-range run.

@@ -403,11 +403,10 @@ def compare_sales_daily(
 
 
 def sales_daily_dates(statements: Statements) -> list[str]:
-    """The order dates ``sales_daily`` has partitions for (none when the table does not exist yet)."""
+    """The order dates ``sales_daily`` holds rows for (none when the table does not exist yet)."""
     if not table_exists(statements, SALES_DAILY_TABLE):
         return []
-    rows = statements.run("show_partitions", table=SALES_DAILY_TABLE).rows
-    return sorted(str(row[0]).split("=", 1)[1] for row in rows)
+    return [str(row[0]) for row in statements.run("table_order_dates", table=SALES_DAILY_TABLE).rows]
 
 
 def assert_pipeline_reconciled(

@@ -46,7 +46,7 @@ class RefreshTargets:
     job_name: str
     repair: dg.AssetKey  # partition repair: in every run that reads new raw partitions
     bootstrap: Sequence[dg.AssetKey]  # creates the raw table (the crawl), only while it does not exist
-    current: Sequence[dg.AssetKey]  # unpartitioned summaries rebuilt for new objects (orders_current)
+    current: Sequence[dg.AssetKey]  # unpartitioned summaries refreshed for new objects (orders_current)
     event_day: Sequence[dg.AssetKey]  # daily by event day (raw dt): cdc_event_stats
     order_date: Sequence[dg.AssetKey]  # daily by order date: sales_daily, sales_hourly, daily_report
     changes_source: dg.AssetKey  # the asset whose materializations list changed order dates

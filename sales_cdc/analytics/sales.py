@@ -13,18 +13,26 @@ in ``orders_current`` and so not here. A cancellation arriving days later change
 *creation* day: ``orders_current`` reports that day in ``changed_order_dates``, which is the list of
 partitions to refresh.
 
-**Cost.** A day's refresh reads one ``orders_current`` partition (Parquet) and rewrites one partition
-of the summary: delete the folder, drop the partition, INSERT INTO (CTAS for the very first day).
-Re-running it gives the same rows. The cost of keeping ``orders_current`` itself current is a full
-scan of the registered raw partitions (see :mod:`.orders_current`).
+**Storage and cost.** Both are Apache Iceberg tables partitioned by ``order_date``. A refresh of some
+days reads those ``orders_current`` partitions and replaces the same partitions of the summary with
+one MERGE per batch of at most 100 days (one Iceberg commit): a reader sees a day's old figures or
+its new ones, never none and never both, and two refreshes of one day leave one copy. Re-running it
+gives the same rows. Each summary has its own concurrency pool (``lake_<table>``).
 """
 
 # No `from __future__ import annotations`: Dagster reads the context and resource annotations at runtime.
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue, asset
 from dagster_aws.s3 import S3Resource
 
+from infra.lake import MAX_PARTITIONS_PER_WRITE
 from sales_cdc.analytics.daily_partitions import DAILY_PARTITIONS
-from sales_cdc.analytics.derived_tables import DerivedTable, Statements, preview_metadata, table_metadata
+from sales_cdc.analytics.derived_tables import (
+    DerivedTable,
+    Statements,
+    chunks,
+    preview_metadata,
+    table_metadata,
+)
 from sales_cdc.analytics.orders_current import ORDER_DATE_COLUMN, ORDERS_CURRENT_TABLE, orders_current
 from sales_cdc.analytics.queries import render
 from sales_cdc.resources.aws import LakeResource
@@ -34,15 +42,34 @@ SALES_DAILY_TABLE = "sales_daily"
 SALES_HOURLY_TABLE = "sales_hourly"
 
 
+def summary_pool(table_name: str) -> str:
+    """The Dagster concurrency pool of the assets and ops that write ``table_name``."""
+    return f"lake_{table_name}"
+
+
 def refresh_order_dates(
-    table_name: str, sql_name: str, days: list[str], statements: Statements, lake: LakeResource, s3: object
+    table_name: str, days: list[str], statements: Statements, lake: LakeResource, s3: object
 ) -> tuple[DerivedTable, dict[str, int]]:
-    """Rewrite the partitions ``days`` of a summary of ``orders_current``; returns rows written per day."""
+    """Replace the partitions ``days`` of a summary of ``orders_current``; returns rows per day.
+
+    ``table_name`` names the table and its SQL files: ``<name>_create.sql`` (the Iceberg table, made
+    when missing), ``<name>.sql`` (the figures of some days) and ``<name>_replace.sql`` (the MERGE that
+    swaps them in, one commit per batch of at most 100 days).
+    """
     table = DerivedTable(table_name, ORDER_DATE_COLUMN, lake, statements, s3)
+    if not table.exists():
+        statements.run(f"{table_name}_create", table=table_name, location=table.location)
     rows: dict[str, int] = {}
-    for day in days:
-        query = render(sql_name, database=statements.database, source_table=ORDERS_CURRENT_TABLE, day=day)
-        rows[day] = table.replace_partition(day, query)
+    for batch in chunks(sorted(days), MAX_PARTITIONS_PER_WRITE):
+        fresh = render(
+            table_name, database=statements.database, source_table=ORDERS_CURRENT_TABLE, days=batch
+        )
+        statements.run(f"{table_name}_replace", table=table_name, query=fresh, days=batch)
+        counted = statements.run(
+            "partition_row_counts", table=table_name, partition_column=ORDER_DATE_COLUMN, days=batch
+        )
+        rows.update({day: 0 for day in batch})
+        rows.update({str(day): int(count) for day, count in counted.rows})
     return table, rows
 
 
@@ -59,7 +86,7 @@ def materialize_summary(
     """
     statements = Statements(query_engine, lake.glue_database)
     days = list(context.partition_keys)
-    table, rows = refresh_order_dates(table_name, table_name, days, statements, lake, s3.get_client())
+    table, rows = refresh_order_dates(table_name, days, statements, lake, s3.get_client())
     context.log.info("%s: rewrote %d partition(s), %d rows", table_name, len(days), sum(rows.values()))
     # The preview shows the last day refreshed (the only one for a single-partition run).
     preview = preview_metadata(table.preview(days[-1])) if days else MetadataValue.md("_no partitions_")
@@ -76,7 +103,8 @@ def order_date_summary(table_name: str, description: str) -> AssetsDefinition:
         group_name="analytics",
         partitions_def=DAILY_PARTITIONS,
         deps=[orders_current],
-        kinds={"athena", "parquet"},
+        kinds={"athena", "iceberg"},
+        pool=summary_pool(table_name),
         description=description,
     )
     def summary(

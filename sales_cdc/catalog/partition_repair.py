@@ -54,6 +54,7 @@ from sales_cdc.catalog.quarantine import (
     quarantined_objects,
     read_reason,
 )
+from sales_cdc.health.lake_identity import lake_id_metadata
 from sales_cdc.resources.aws import GlueResource, LakeResource, s3_client
 from sales_cdc.resources.query_engine import QueryEngineResource
 
@@ -523,6 +524,7 @@ def partition_repair(
         **report_metadata(report),
         "objects_validated": dg.MetadataValue.int(before.validated + after.validated),
         "objects_quarantined": dg.MetadataValue.json({q.key: q.reason for q in quarantined}),
+        **lake_id_metadata(s3c, lake.bucket),
     }
     check_key = dg.AssetCheckKey(context.asset_key, QUARANTINE_CHECK)
     checks = (

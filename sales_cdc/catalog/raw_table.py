@@ -13,6 +13,7 @@ UI renders), its partition count, the invalid partitions removed and the crawl's
 from typing import Any
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
 from infra.lake import (
     InvalidIdentifierError,
@@ -27,7 +28,8 @@ from sales_cdc.catalog.partition_repair import (
     get_raw_table,
     registered_partitions,
 )
-from sales_cdc.resources.aws import GlueResource, LakeResource
+from sales_cdc.health.lake_identity import lake_id_metadata
+from sales_cdc.resources.aws import GlueResource, LakeResource, s3_client
 from sales_cdc.resources.crawler import CrawlerError, CrawlerResource, CrawlReport
 
 RAW_TABLE_ASSET = "raw_orders_cdc"
@@ -107,6 +109,7 @@ def raw_orders_cdc(
     crawler: CrawlerResource,
     glue: GlueResource,
     lake: LakeResource,
+    s3: S3Resource,
 ) -> dg.MaterializeResult:
     """Crawl the raw prefix and report the resulting table."""
     try:
@@ -144,4 +147,5 @@ def raw_orders_cdc(
     )
     metadata = table_metadata(table, partitions, report)
     metadata["invalid_partitions_removed"] = dg.MetadataValue.json(removed)
+    metadata.update(lake_id_metadata(s3_client(s3), lake.bucket))
     return dg.MaterializeResult(metadata=metadata)

@@ -9,6 +9,7 @@ seed and start time that reproduce the run.
 from datetime import datetime
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from sales_cdc.commands.generate import DEFAULT_ORDERS
@@ -23,7 +24,8 @@ from sales_cdc.generator import (
     planned_counts,
     validate_config,
 )
-from sales_cdc.resources.aws import DynamoDBResource, LakeResource
+from sales_cdc.health.lake_identity import lake_id_metadata
+from sales_cdc.resources.aws import DynamoDBResource, LakeResource, s3_client
 
 RANDOM_SEED = -1  # launchpad value of `seed` that picks a random seed (reported in the metadata)
 FULL_SPEED = 0.0  # launchpad value of `rate` that writes as fast as the table accepts
@@ -134,6 +136,7 @@ def orders(
     config: OrderGeneratorConfig,
     dynamodb: DynamoDBResource,
     lake: LakeResource,
+    s3: S3Resource,
 ) -> dg.MaterializeResult:
     """Write one generator run into the orders table."""
     try:
@@ -158,4 +161,7 @@ def orders(
         f"wrote {summary.items_written:,} changes to {summary.table} in {summary.duration_s:.1f} s "
         f"({summary.rate:,.0f}/s; seed {summary.seed}, start {summary.start})"
     )
-    return dg.MaterializeResult(metadata=summary_metadata(summary))
+    # The orders table lives in the lake's deployment: a lost or reset lake loses it too.
+    return dg.MaterializeResult(
+        metadata={**summary_metadata(summary), **lake_id_metadata(s3_client(s3), lake.bucket)}
+    )

@@ -33,7 +33,7 @@ from sales_cdc.analytics.checks import (
 )
 from sales_cdc.analytics.daily_report import daily_report, report_key
 from sales_cdc.analytics.derived_tables import Statements
-from sales_cdc.analytics.orders_current import rebuild_orders_current
+from sales_cdc.analytics.orders_current import refresh_orders_current
 from sales_cdc.analytics.reconciliation import (
     assert_pipeline_reconciled,
     expected_sales_daily,
@@ -160,9 +160,9 @@ def build_directly(env_parts: dict[str, Any]) -> Build:
     crawl(settings)
     statements = Statements(res["query_engine"], settings.glue_database)
     s3, lake = env_parts["s3"], res["lake"]
-    facts = rebuild_orders_current(statements, lake, s3, run_token="cleanbuild")
-    refresh_order_dates("sales_daily", "sales_daily", DAYS, statements, lake, s3)
-    refresh_order_dates("sales_hourly", "sales_hourly", DAYS, statements, lake, s3)
+    facts = refresh_orders_current(statements, lake, s3, run_token="cleanbuild", watermark=None)
+    refresh_order_dates("sales_daily", DAYS, statements, lake, s3)
+    refresh_order_dates("sales_hourly", DAYS, statements, lake, s3)
     refresh_event_days(DAYS, statements, lake, s3)
     return Build(results={"orders_current": facts}, snapshot=snapshot(res["query_engine"], settings))
 
@@ -315,9 +315,10 @@ def test_every_materialization_reports_rows_partitions_bytes_and_a_preview(env: 
         f"order_date={d}" for d in DAYS
     ]
     oc = mats[("orders_current", None)].metadata
-    assert oc["orders"].value == len(env.history.items)
-    # Same changes as the clean build: no order date changed, so no sales partition needs a refresh.
-    assert oc["changed_order_dates"].value == []
+    assert oc["dagster/row_count"].value == len(env.history.items)
+    assert oc["mode"].value == "full" and oc["snapshot_id"].value != "none"
+    # Rebuilt from the messy delivery: every order date was replaced, so every day is refreshed.
+    assert oc["changed_order_dates"].value == DAYS
     assert env.clean.results["orders_current"]["changed_order_dates"] == DAYS
 
 
@@ -353,7 +354,8 @@ def test_refreshing_a_day_rewrites_only_that_partition_and_is_idempotent(env: En
     after = partition_objects()
     untouched = [k for k in before if f"order_date={DAYS[1]}/" not in k]
     assert all(after.get(k) == before[k] for k in untouched), "other days' files must not change"
-    assert {k for k in after if f"order_date={DAYS[1]}/" in k} != {
+    # Same figures: the MERGE finds nothing to change and commits nothing (no new data files).
+    assert {k for k in after if f"order_date={DAYS[1]}/" in k} == {
         k for k in before if f"order_date={DAYS[1]}/" in k
     }
     assert env.rows(SNAPSHOT_SQL["sales_daily"]) == env.clean.snapshot["sales_daily"]
@@ -361,15 +363,15 @@ def test_refreshing_a_day_rewrites_only_that_partition_and_is_idempotent(env: En
     assert metadata["partitions_touched"].value == [f"order_date={DAYS[1]}"]
 
 
-def test_orders_current_publishes_order_dates_in_batches(env: Env) -> None:
-    # Athena writes at most 100 partitions per statement; batches of one exercise the INSERT path.
+def test_orders_current_commits_order_dates_in_batches(env: Env) -> None:
+    # Athena writes at most 100 partitions per statement: a rebuild commits one MERGE per batch.
     statements = env.statements()
-    facts = rebuild_orders_current(
-        statements, env.resources["lake"], env.s3, run_token="batchtest", batch_size=1
+    facts = refresh_orders_current(
+        statements, env.resources["lake"], env.s3, run_token="batchtest", watermark=None, batch_size=1
     )
     labels = [label for label, _ in statements.results]
-    assert labels.count("create_partitioned_table") == 1 and labels.count("insert_into") == len(DAYS) - 1
-    assert facts["order_dates"] == DAYS and facts["changed_order_dates"] == []
+    assert labels.count("orders_current_replace") == len(DAYS) and labels.count("orders_removed_replace") == 1
+    assert facts["changed_order_dates"] == DAYS
     assert env.rows(SNAPSHOT_SQL["orders_current"]) == env.clean.snapshot["orders_current"]
     leftovers = env.s3.list_objects_v2(Bucket=env.settings.bucket, Prefix="derived/_staging/")
     assert leftovers.get("KeyCount", 0) == 0, "the staging files must be deleted"
@@ -467,11 +469,19 @@ def test_invalid_values_and_duplicate_ids_fail_their_checks(env: Env) -> None:
     bad = History(seed=99, first_sequence=10**30)  # later than every change of the scenario
     bad.items = {"v01": dict(env.history.items["v01"])}
     bad.modify("v01", at(D3, 20), quantity=0, status="LOST")
+    before = datetime.now(UTC)
     keys = write_raw(env.s3, env.settings, clean_delivery(bad.changes))
     lake = env.resources["lake"]
     try:
         crawl(env.settings)
-        facts = rebuild_orders_current(env.statements(), lake, env.s3, run_token="badvalues")
+        facts = refresh_orders_current(
+            env.statements(),
+            lake,
+            env.s3,
+            run_token="badvalues",
+            watermark=before,
+            listing_margin=timedelta(seconds=1),
+        )
         assert facts["changed_order_dates"] == [DAYS[1]]  # v01 was ordered on D2
         values = check_order_values(env.statements())
         assert not values.passed
@@ -495,7 +505,7 @@ def test_invalid_values_and_duplicate_ids_fail_their_checks(env: Env) -> None:
     finally:
         for key in keys:
             env.s3.delete_object(Bucket=env.settings.bucket, Key=key)
-        rebuild_orders_current(env.statements(), lake, env.s3, run_token="restore")
+        refresh_orders_current(env.statements(), lake, env.s3, run_token="restore", watermark=None)
 
 
 def test_daily_partitions_cover_backdated_orders_and_today() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,11 +11,12 @@ from infra.lake import InvalidIdentifierError
 from sales_cdc.analytics.daily_chart import HourFigures, ProductFigures, render_daily_chart
 from sales_cdc.analytics.daily_partitions import DEFAULT_PARTITIONS_START, partitions_start
 from sales_cdc.analytics.derived_tables import delete_prefix, markdown_table
-from sales_cdc.analytics.orders_current import day_fingerprints
+from sales_cdc.analytics.orders_current import MergePlan, new_raw_partitions
 from sales_cdc.analytics.reconciliation import (
     compare_sales_daily,
     expected_sales_daily,
 )
+from sales_cdc.resources.aws import LakeResource
 from sales_cdc.resources.query_engine import QueryResult
 
 
@@ -69,18 +71,61 @@ def test_compare_sales_daily_reports_missing_and_different_rows() -> None:
     assert len(problems) == 2 and problems[0].startswith("2026-11-20/c/p")
 
 
-def test_day_fingerprints_do_not_depend_on_row_order() -> None:
-    columns = ["order_date", "product_id", "status", "orders", "order_value"]
-    rows = [
-        ("2026-11-20", "p-1", "PAID", 1, Decimal("2.50")),
-        ("2026-11-20", "p-2", "PAID", 2, Decimal("1.00")),
-    ]
-    first = day_fingerprints(QueryResult(columns, rows, 0, 0.0, "q1", "DML"))
-    second = day_fingerprints(QueryResult(columns, list(reversed(rows)), 0, 0.0, "q2", "DML"))
-    changed = day_fingerprints(
-        QueryResult(columns, [rows[0], (*rows[1][:4], Decimal("1.01"))], 0, 0.0, "q3", "DML")
+class ListingS3:
+    """Just enough of an S3 client for infra.lake.list_objects: one page of fixed objects."""
+
+    def __init__(self, objects: list[tuple[str, datetime]]) -> None:
+        self.objects = objects
+
+    def get_paginator(self, name: str) -> ListingS3:
+        return self
+
+    def paginate(self, **kwargs: object) -> list[dict]:
+        return [{"Contents": [{"Key": key, "LastModified": when, "Size": 1} for key, when in self.objects]}]
+
+
+def test_new_raw_partitions_reads_what_changed_and_holds_back_unregistered_ones() -> None:
+    lake = LakeResource(
+        bucket="b",
+        raw_prefix="raw/orders_cdc/",
+        error_prefix="errors/",
+        derived_prefix="derived/",
+        glue_database="d",
+        raw_table="t",
+        orders_table="o",
+        object_created_queue_url="q",
+        crawler_name="c",
+        workgroup="w",
     )
-    assert first == second and first != changed and list(first) == ["2026-11-20"]
+    t0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    s3 = ListingS3(
+        [
+            ("raw/orders_cdc/dt=2026-11-01/hour=03/old.gz", t0 - timedelta(hours=5)),
+            ("raw/orders_cdc/dt=2026-11-01/hour=04/backlog.gz", t0 + timedelta(minutes=1)),
+            ("raw/orders_cdc/dt=2026-12-01/hour=11/new.gz", t0 + timedelta(minutes=2)),
+            ("raw/orders_cdc/dt=2026-12-01/hour=12/unregistered.gz", t0 + timedelta(minutes=3)),
+            ("raw/orders_cdc/dt=2026-12-01/hour=12/_temporary.gz", t0 + timedelta(minutes=9)),
+            ("raw/orders_cdc/not-a-partition.gz", t0 + timedelta(minutes=9)),
+        ]
+    )
+    registered = {"2026-11-01/03", "2026-11-01/04", "2026-12-01/11"}
+    window = new_raw_partitions(s3, lake, registered, since=t0, margin=timedelta(minutes=1))
+    # An old event-time partition with a new object (a backlog) is read; an untouched one is not.
+    assert window.hours == ["2026-11-01/04", "2026-12-01/11"]
+    assert window.unregistered == ["2026-12-01/12"]
+    # The watermark stays at the unregistered object, so the next refresh reads it.
+    assert window.watermark == t0 + timedelta(minutes=3)
+    everything = new_raw_partitions(s3, lake, registered | {"2026-12-01/12"}, since=None)
+    assert everything.hours == ["2026-11-01/03", "2026-11-01/04", "2026-12-01/11", "2026-12-01/12"]
+
+
+def test_merge_plan_counts_kinds_and_lists_changed_dates() -> None:
+    rows = [("insert", "2026-11-02", 3), ("delete", "2026-11-01", 1), ("tombstone", "2026-11-01", 1)]
+    plan = MergePlan.from_result(
+        QueryResult(["merge_kind", "order_date", "changes"], rows, 0, 0.0, "q", "DML")
+    )
+    assert plan.total("insert") == 3 and plan.total("update") == 0
+    assert plan.dates("insert", "update", "delete") == ["2026-11-01", "2026-11-02"]
 
 
 def test_markdown_table_escapes_pipes_and_says_what_it_left_out() -> None:

@@ -21,6 +21,7 @@ SAMPLE_VALUES: dict[str, object] = {
     "table_pattern": "sales_daily",
     "day": "2026-11-21",
     "days": ["2026-11-20", "2026-11-21"],
+    "hours": ["2026-11-20/23", "2026-11-21/00"],
     "location": "s3://sales-cdc-datalake/derived/sales_daily/",
     "late_seconds": 300,
     "error_records": 7,
@@ -33,14 +34,25 @@ def rendered(name: str) -> str:
     values = {key: SAMPLE_VALUES[key] for key in placeholders(name) if key != "query"}
     if "query" in placeholders(name):
         values["query"] = render(
-            "sales_daily", database="sales_cdc", source_table="orders_current", day="2026-11-21"
+            "sales_daily", database="sales_cdc", source_table="orders_current", days=["2026-11-21"]
         )
     return render(name, values)
 
 
 def test_there_are_sql_files_for_every_asset() -> None:
     names = set(sql_files())
-    assert {"orders_current_stage", "sales_daily", "sales_hourly", "cdc_event_stats"} <= names
+    assert {
+        "orders_current_create",
+        "orders_latest_changes",
+        "orders_current_changes",
+        "orders_current_merge",
+        "orders_current_replace",
+        "sales_daily",
+        "sales_daily_replace",
+        "sales_hourly",
+        "sales_hourly_replace",
+        "cdc_event_stats",
+    } <= names
 
 
 @pytest.mark.parametrize("name", sql_files())
@@ -60,23 +72,36 @@ def test_each_placeholder_has_a_kind(name: str) -> None:
 
 def test_orders_current_orders_sequence_numbers_as_padded_text() -> None:
     # Sequence numbers reach 40 digits: a numeric cast would overflow or lose precision.
-    tree = sqlglot.parse_one(rendered("orders_current_stage"), read="trino")
+    tree = sqlglot.parse_one(rendered("orders_latest_changes"), read="trino")
     windows = [w for w in tree.find_all(exp.Window) if "order_id" in w.sql()]
     assert windows and "LPAD(sequence_number, 40, '0') DESC" in windows[0].sql(dialect="trino")
     assert not [c for c in tree.find_all(exp.Cast) if "sequence_number" in c.sql()]
 
 
-def test_daily_summaries_read_one_partition() -> None:
-    for name, column in (
-        ("sales_daily", "order_date"),
-        ("sales_hourly", "order_date"),
-        ("cdc_event_stats", "dt"),
+def test_daily_summaries_read_only_their_partitions() -> None:
+    for name, condition in (
+        ("sales_daily", "order_date IN ('2026-11-20', '2026-11-21')"),
+        ("sales_hourly", "order_date IN ('2026-11-20', '2026-11-21')"),
+        ("cdc_event_stats", "dt = '2026-11-21'"),
+        ("raw_rows_of_hours", "CONCAT(dt, '/', \"hour\") IN ('2026-11-20/23', '2026-11-21/00')"),
     ):
         tree = sqlglot.parse_one(rendered(name), read="trino")
         conditions = [w.this.sql() for w in tree.find_all(exp.Where)]
-        assert f"{column} = '2026-11-21'" in conditions, (
-            f"{name}.sql does not filter on its day: {conditions}"
-        )
+        assert condition in conditions, f"{name}.sql does not filter on its partitions: {conditions}"
+
+
+def test_every_merge_names_the_partition_it_writes() -> None:
+    # Athena writes at most 100 partitions per statement and the local engine reads only the
+    # partitions the ON clause can match: each MERGE must tie the target's order_date to the source.
+    for name in (
+        "orders_current_merge",
+        "orders_current_replace",
+        "sales_daily_replace",
+        "sales_hourly_replace",
+    ):
+        merge = sqlglot.parse_one(rendered(name), read="trino")
+        assert isinstance(merge, exp.Merge), name
+        assert "target.order_date = " in merge.args["on"].sql(), name
 
 
 @pytest.mark.parametrize(
@@ -89,6 +114,9 @@ def test_daily_summaries_read_one_partition() -> None:
         ("day", "2026-13-45"),
         ("days", "2026-11-21"),
         ("days", []),
+        ("hours", ["2026-11-21/24"]),
+        ("hours", ["2026-11-21' OR '1'='1/00"]),
+        ("hours", "2026-11-21/00"),
         ("location", "s3://bucket/x' --"),
         ("limit", -1),
         ("limit", "10"),

@@ -59,8 +59,17 @@ def test_definitions_are_loadable_and_every_job_resolves():
         "daily_report",  # refreshed with the changed order dates (issue 17)
     }
     assert refresh.partitions_def is not None  # partitioned like the daily summaries
-    assert {s.name for s in repository.sensor_defs} == {"raw_objects_sensor", "pipeline_alarms_sensor"}
-    assert {s.name for s in repository.schedule_defs} == {"raw_cdc_crawl_schedule", "daily_report_schedule"}
+    assert {s.name for s in repository.sensor_defs} == {
+        "raw_objects_sensor",
+        "pipeline_alarms_sensor",
+        "lake_identity_sensor",
+    }
+    assert {s.name for s in repository.schedule_defs} == {
+        "raw_cdc_crawl_schedule",
+        "daily_report_schedule",
+        "lake_maintenance_schedule",
+    }
+    assert "lake_maintenance_job" in jobs
 
 
 def test_local_deployment_runs_in_process_with_the_sensor_on(reload_definitions):

@@ -1,6 +1,6 @@
--- sales_daily for one order date: orders created that day (UTC), in their current state, from the
--- orders_current partition of that date (orders_current is partitioned by order_date, so this
--- reads one partition).
+-- sales_daily for some order dates: orders created those days (UTC), in their current state, from the
+-- orders_current partitions of those dates (orders_current is partitioned by order_date, so this
+-- reads only those partitions).
 --
 -- Revenue recognition follows orders_current: an order counts towards orders, units and revenue
 -- while its current status is PLACED, PAID, SHIPPED or DELIVERED. CANCELLED and RETURNED orders are
@@ -20,5 +20,5 @@ SELECT
     CAST(count_if(status = 'RETURNED') AS BIGINT) AS returned_orders,
     order_date
 FROM {database}.{source_table}
-WHERE order_date = {day}
+WHERE order_date IN ({days})
 GROUP BY order_date, category, product_id, product_name

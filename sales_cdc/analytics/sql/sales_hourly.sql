@@ -1,6 +1,6 @@
--- sales_hourly for one order date: the intraday trend, per UTC hour the orders were created in,
+-- sales_hourly for some order dates: the intraday trend, per UTC hour the orders were created in,
 -- with the same counting rules as sales_daily (its hours add up to the day's sales_daily totals).
--- Reads one orders_current partition; refreshing today's partition is the near-real-time update.
+-- Reads those orders_current partitions; refreshing today's partition is the near-real-time update.
 SELECT
     hour(coalesce(created_at, last_event_time)) AS order_hour,
     count(*) AS orders_created,
@@ -12,5 +12,5 @@ SELECT
     CAST(count_if(status IN ('CANCELLED', 'RETURNED')) AS BIGINT) AS cancelled_or_returned_orders,
     order_date
 FROM {database}.{source_table}
-WHERE order_date = {day}
+WHERE order_date IN ({days})
 GROUP BY order_date, hour(coalesce(created_at, last_event_time))
