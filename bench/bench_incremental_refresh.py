@@ -81,6 +81,7 @@ class BenchLake:
         )
         client_args = {"endpoint_url": self.emulator.endpoint, "region_name": self.settings.region}
         self.s3 = boto3.client("s3", **client_args, **LOCAL_CREDENTIALS)
+        self.glue = boto3.client("glue", **client_args, **LOCAL_CREDENTIALS)
         self.lake = LakeResource.from_settings(self.settings)
         self.engine = LocalQueryEngine(
             database=self.settings.glue_database, endpoint_url=self.emulator.endpoint
@@ -117,9 +118,13 @@ class BenchLake:
             statements,
             self.lake,
             self.s3,
+            self.glue,
             run_token=run_name,
             watermark=None if full else self.watermark,
             full=full,
+            # The whole history is written seconds before the first refresh; in a lake it is days old.
+            # The margin (objects of the last 5 minutes read again) would read all of it here.
+            listing_margin=timedelta(0),
         )
         days = facts["changed_order_dates"]
         for table in SUMMARIES:

@@ -279,9 +279,11 @@ class LocalAthena:
                 quote_identifiers=False,
                 identify=False,
             )
+            qualified = True
         except Exception as exc:  # noqa: BLE001 - qualification is an aid; DuckDB reports real errors
             statement.notes.append(f"qualification skipped: {exc}")
             prepared = query
+            qualified = False
         try:
             annotate_types(prepared, schema=schema, dialect="trino")
         except Exception as exc:  # noqa: BLE001
@@ -308,7 +310,12 @@ class LocalAthena:
                 if uses_path:
                     raise statement.unsupported(f'"$path" of the Iceberg table {definition.qualified}')
                 data = self.iceberg.scan(
-                    statement, self._con, definition, pushdown.get(id(table)), table.args.get("version")
+                    statement,
+                    self._con,
+                    definition,
+                    pushdown.get(id(table)),
+                    table.args.get("version"),
+                    columns_read(prepared, table) if qualified else None,
                 )
             else:
                 partitions = select_partitions(
@@ -332,6 +339,15 @@ class LocalAthena:
             raise statement.unsupported(exc.construct, exc.hint) from exc
         except UnsupportedError as exc:
             raise statement.unsupported(f"construct ({exc})") from exc
+
+
+def columns_read(query: exp.Expression, table: exp.Table) -> set[str] | None:
+    """The columns a qualified query reads from ``table`` (by its alias), or None when it cannot be told
+    (a star the qualification did not expand). An alias used in several scopes gives their union."""
+    if any(not isinstance(star.parent, exp.Count) for star in query.find_all(exp.Star)):
+        return None
+    alias = table.alias_or_name
+    return {column.name.lower() for column in query.find_all(exp.Column) if column.table == alias}
 
 
 def _outermost_select(query: exp.Expression) -> exp.Select | None:

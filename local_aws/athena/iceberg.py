@@ -213,9 +213,14 @@ class IcebergTables:
         table: Table,
         alternatives: list[list[exp.Expression]] | None,
         version: exp.Expression | None,
+        columns: set[str] | None = None,
     ) -> pa.Table:
         """Rows of the table's current (or time-travelled) snapshot in the partitions the query needs,
-        typed as the rest of the engine expects (Glue types, millisecond timestamps)."""
+        typed as the rest of the engine expects (Glue types, millisecond timestamps).
+
+        ``columns``: the columns the query reads (None: all). Only those are read and, as Athena bills
+        Parquet, only their bytes count as scanned; the other columns come back as NULLs.
+        """
         loaded = self.load(statement, table)
         snapshot = self._snapshot(statement, con, table, loaded, version)
         if snapshot is None:
@@ -225,12 +230,15 @@ class IcebergTables:
         predicate = partition_predicate(alternatives, [k for k, _ in keys])
         if predicate is not None and tasks:
             tasks = _tasks_matching(con, table, keys, tasks, predicate, statement)
-        statement.bytes_scanned += sum(t.file.file_size_in_bytes for t in tasks)
+        schema = loaded.schemas()[snapshot.schema_id] if snapshot.schema_id is not None else loaded.schema()
+        if columns is not None:
+            names = [field.name for field in schema.fields]
+            schema = schema.select(*([name for name in names if name in columns] or names[:1]))
+        statement.bytes_scanned += sum(column_bytes(task.file, schema) for task in tasks)
         statement.objects_read += len(tasks)
         statement.partitions_read += len({tuple(t.file.partition) for t in tasks}) if keys else 0
         if not tasks:
             return empty_rows(table)
-        schema = loaded.schemas()[snapshot.schema_id] if snapshot.schema_id is not None else loaded.schema()
         data = ArrowScan(loaded.metadata, loaded.io, schema, AlwaysTrue()).to_table(tasks)
         return to_engine_types(data, table)
 
@@ -382,6 +390,15 @@ def _tasks_matching(
         statement.notes.append(f"partition predicate not evaluated ({exc}); all files read")
         return tasks
     return [task for partition in kept for task in by_values[partition.values]]
+
+
+def column_bytes(data_file: Any, schema: Schema) -> int:
+    """Bytes of a data file's columns in ``schema`` (Athena bills the columns a query reads); the
+    whole file when the manifest has no column sizes."""
+    sizes = data_file.column_sizes or {}
+    if not sizes:
+        return int(data_file.file_size_in_bytes)
+    return sum(int(sizes.get(field.field_id, 0)) for field in schema.fields)
 
 
 def to_engine_types(data: pa.Table, table: Table) -> pa.Table:

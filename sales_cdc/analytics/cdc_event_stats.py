@@ -144,6 +144,7 @@ def refresh_event_days(
     partitions_def=DAILY_PARTITIONS,
     deps=[PARTITION_REPAIR_KEY],
     kinds={"athena", "parquet"},
+    pool="lake_cdc_event_stats",
     description=(
         "Change-stream statistics per event day (raw partition dt): changes by kind, duplicate deliveries, "
         "late changes, arrival lag, and records Firehose failed that day."

@@ -161,6 +161,7 @@ def report_metadata(day: str, report: dict[str, Any]) -> dict[str, Any]:
     partitions_def=DAILY_PARTITIONS,
     deps=[sales_daily, sales_hourly, cdc_event_stats],
     kinds={"athena", "s3"},
+    pool="lake_daily_report",
     description=(
         "The day's revenue, orders, units, top products and CDC statistics with a chart "
         "(PNG in S3 under derived/reports/dt=DAY/, shown in the UI)."

@@ -63,7 +63,13 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from infra.failpoints import kill_point
-from infra.lake import MAX_PARTITIONS_PER_WRITE, is_hidden_key, list_objects
+from infra.lake import (
+    MAX_PARTITIONS_PER_WRITE,
+    get_partitions,
+    is_hidden_key,
+    list_objects,
+    validate_partition_value,
+)
 from sales_cdc.analytics.derived_tables import (
     PREVIEW_ROWS,
     Statements,
@@ -74,7 +80,8 @@ from sales_cdc.analytics.derived_tables import (
     table_exists,
 )
 from sales_cdc.analytics.queries import render
-from sales_cdc.resources.aws import LakeResource
+from sales_cdc.health.lake_identity import lake_id_metadata
+from sales_cdc.resources.aws import GlueResource, LakeResource
 from sales_cdc.resources.query_engine import QueryEngineResource
 
 ORDERS_CURRENT_TABLE = "orders_current"
@@ -103,19 +110,19 @@ class RawWindow:
 def new_raw_partitions(
     s3: Any,
     lake: LakeResource,
-    registered: set[str],
+    registered_of: Callable[[list[str]], set[str]],
     since: datetime | None,
     margin: timedelta = LISTING_MARGIN,
 ) -> RawWindow:
     """The registered raw partitions with objects modified at or after ``since`` minus the margin.
 
-    ``since`` None: every partition with objects. The watermark returned is the newest object time
+    ``since`` None: every partition with objects. ``registered_of(days)`` gives the registered
+    partitions (``YYYY-MM-DD/HH``) of some days. The watermark returned is the newest object time
     seen, held back to the oldest object of a partition that is not registered yet, so that the next
     refresh reads it once it is.
     """
     cutoff = since - margin if since is not None else None
-    hours: set[str] = set()
-    unregistered: dict[str, datetime] = {}
+    oldest: dict[str, datetime] = {}
     newest = since
     for obj in list_objects(s3, lake.bucket, lake.raw_prefix):
         match = _PARTITION.match(obj["Key"][len(lake.raw_prefix) :])
@@ -124,21 +131,25 @@ def new_raw_partitions(
             continue
         hour = f"{match[1]}/{match[2]}"
         newest = modified if newest is None else max(newest, modified)
-        if hour in registered:
-            hours.add(hour)
-        else:
-            unregistered[hour] = min(modified, unregistered.get(hour, modified))
+        oldest[hour] = min(modified, oldest.get(hour, modified))
+    registered = registered_of(sorted({hour.split("/")[0] for hour in oldest})) if oldest else set()
+    unregistered = {hour: when for hour, when in oldest.items() if hour not in registered}
     watermark = min([newest, *unregistered.values()]) if unregistered and newest else newest
-    return RawWindow(sorted(hours), watermark, sorted(unregistered))
+    return RawWindow(sorted(set(oldest) - set(unregistered)), watermark, sorted(unregistered))
 
 
-def registered_raw_partitions(statements: Statements, raw_table: str) -> set[str]:
-    """The registered partitions of the raw table as ``YYYY-MM-DD/HH`` (SHOW PARTITIONS reads no data)."""
-    return {
-        f"{match[1]}/{match[2]}"
-        for row in statements.run("show_partitions", table=raw_table).rows
-        if row and (match := _PARTITION.fullmatch(str(row[0])))
-    }
+def registered_raw_partitions(glue: Any, lake: LakeResource, days: list[str]) -> set[str]:
+    """The registered partitions of the raw table on ``days``, as ``YYYY-MM-DD/HH`` (Glue's
+    GetPartitions with an expression, so the cost follows the days asked, not the table's age)."""
+    found: set[str] = set()
+    for start in range(0, len(days), MAX_PARTITIONS_PER_WRITE):
+        batch = days[start : start + MAX_PARTITIONS_PER_WRITE]
+        expression = "dt IN (" + ", ".join(f"'{validate_partition_value('dt', day)}'" for day in batch) + ")"
+        for partition in get_partitions(glue, lake.glue_database, lake.raw_table, expression):
+            values = partition.get("Values") or []
+            if len(values) == 2:
+                found.add(f"{values[0]}/{values[1]}")
+    return found
 
 
 class OrdersCurrentConfig(Config):
@@ -217,6 +228,7 @@ def refresh_orders_current(
     statements: Statements,
     lake: LakeResource,
     s3: Any,
+    glue: Any,
     *,
     run_token: str,
     watermark: datetime | None,
@@ -227,8 +239,9 @@ def refresh_orders_current(
 ) -> dict[str, Any]:
     """Bring ``orders_current`` up to date with the raw table; returns facts for the metadata.
 
-    ``watermark`` is the previous refresh's (None: rebuild); ``run_token`` (lower-case hex) names the
-    staging table and location of this run; ``log`` gets a line per step.
+    ``s3`` and ``glue`` are boto3 clients; ``watermark`` is the previous refresh's (None: rebuild);
+    ``run_token`` (lower-case hex) names the staging table and location of this run; ``log`` gets a
+    line per step.
     """
     staging_table = f"{STAGING_TABLE_PREFIX}{run_token}"
     staging_prefix = f"{lake.derived_prefix}_staging/{ORDERS_CURRENT_TABLE}/{run_token}/"
@@ -237,8 +250,13 @@ def refresh_orders_current(
         log(f"dropped the staging of {len(dropped)} earlier run(s) that did not finish: {', '.join(dropped)}")
     existed = ensure_tables(statements, lake)
     rebuild = full or watermark is None or not existed
-    registered = registered_raw_partitions(statements, lake.raw_table)
-    window = new_raw_partitions(s3, lake, registered, None if rebuild else watermark, listing_margin)
+    window = new_raw_partitions(
+        s3,
+        lake,
+        lambda days: registered_raw_partitions(glue, lake, days),
+        None if rebuild else watermark,
+        listing_margin,
+    )
     if window.unregistered:
         log(
             f"{len(window.unregistered)} raw partition(s) with new objects are not registered yet "
@@ -246,7 +264,7 @@ def refresh_orders_current(
             "the next refresh reads them once partition_repair has run"
         )
     if rebuild:
-        log(f"full rebuild from {len(registered)} raw partition(s)")
+        log(f"full rebuild from every registered raw partition ({len(window.hours)} with objects)")
         source = render("raw_rows", database=statements.database, raw_table=lake.raw_table)
     elif window.hours:
         log(
@@ -254,7 +272,11 @@ def refresh_orders_current(
             + _span(window.hours)
         )
         source = render(
-            "raw_rows_of_hours", database=statements.database, raw_table=lake.raw_table, hours=window.hours
+            "raw_rows_of_hours",
+            database=statements.database,
+            raw_table=lake.raw_table,
+            days=sorted({hour.split("/")[0] for hour in window.hours}),
+            hours=window.hours,
         )
     else:
         log("no new raw objects since the last refresh: nothing to merge")
@@ -282,7 +304,7 @@ def refresh_orders_current(
     snapshot = statements.run("latest_snapshot", table=ORDERS_CURRENT_TABLE).as_dicts()
     return {
         "mode": "full" if rebuild else "incremental",
-        "raw_partitions_read": len(registered) if rebuild else len(window.hours),
+        "raw_partitions_read": len(window.hours) if rebuild or source is not None else 0,
         "raw_watermark": window.watermark.isoformat() if window.watermark else None,
         "staged_rows": rows_written(staged) if staged is not None else 0,
         "inserted": plan.total("insert"),
@@ -379,14 +401,17 @@ def orders_current(
     query_engine: QueryEngineResource,
     lake: LakeResource,
     s3: S3Resource,
+    glue: GlueResource,
 ) -> MaterializeResult:
     """Merge the new changes (or rebuild) and report what changed, the snapshot and the bytes scanned."""
     statements = Statements(query_engine, lake.glue_database)
     previous = previous_metadata(context)
+    client = s3.get_client()
     facts = refresh_orders_current(
         statements,
         lake,
-        s3.get_client(),
+        client,
+        glue.get_client(),
         run_token=re.sub(r"[^0-9a-f]", "", context.run.run_id.lower()),
         watermark=previous_watermark(context, previous),
         full=config.full,
@@ -420,6 +445,7 @@ def orders_current(
             "changed_order_dates": MetadataValue.json(changed),
             "partitions_touched": MetadataValue.json([f"{ORDER_DATE_COLUMN}={day}" for day in changed]),
             "snapshot_id": MetadataValue.text(str(facts["snapshot_id"] or "none")),
+            **lake_id_metadata(client, lake.bucket),
             "table": MetadataValue.text(f"{lake.glue_database}.{ORDERS_CURRENT_TABLE}"),
             "location": MetadataValue.path(lake.derived_location(ORDERS_CURRENT_TABLE)),
             "preview": (

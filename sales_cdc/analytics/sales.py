@@ -35,6 +35,7 @@ from sales_cdc.analytics.derived_tables import (
 )
 from sales_cdc.analytics.orders_current import ORDER_DATE_COLUMN, ORDERS_CURRENT_TABLE, orders_current
 from sales_cdc.analytics.queries import render
+from sales_cdc.health.lake_identity import lake_id_metadata
 from sales_cdc.resources.aws import LakeResource
 from sales_cdc.resources.query_engine import QueryEngineResource
 
@@ -86,12 +87,18 @@ def materialize_summary(
     """
     statements = Statements(query_engine, lake.glue_database)
     days = list(context.partition_keys)
-    table, rows = refresh_order_dates(table_name, days, statements, lake, s3.get_client())
+    client = s3.get_client()
+    table, rows = refresh_order_dates(table_name, days, statements, lake, client)
     context.log.info("%s: rewrote %d partition(s), %d rows", table_name, len(days), sum(rows.values()))
     # The preview shows the last day refreshed (the only one for a single-partition run).
     preview = preview_metadata(table.preview(days[-1])) if days else MetadataValue.md("_no partitions_")
     return MaterializeResult(
-        metadata={**table_metadata(table, days, rows), "preview": preview, **statements.metadata()}
+        metadata={
+            **table_metadata(table, days, rows),
+            "preview": preview,
+            **statements.metadata(),
+            **lake_id_metadata(client, lake.bucket),
+        }
     )
 
 

@@ -60,6 +60,8 @@ from sales_cdc.resources.query_engine import QueryEngineResource
 
 # The raw CDC table's Hive partition keys, in the order of the folders (lambda_transform.schema).
 PARTITION_KEY_NAMES = ("dt", "hour")
+# The pool of the assets that change the raw table's catalog entry (the crawl and partition repair).
+RAW_CATALOG_POOL = "lake_raw_catalog"
 GLUE_GET_BATCH = 1000  # BatchGetPartition takes at most 1000 partitions per call
 
 Partition = tuple[str, str]  # (dt, hour)
@@ -448,6 +450,7 @@ def quarantine_check(s3: Any, lake: LakeResource, reports: Sequence[QuarantineRe
     group_name="catalog",
     deps=["raw_orders_cdc"],
     kinds={"glue", "s3"},
+    pool=RAW_CATALOG_POOL,
     check_specs=[
         dg.AssetCheckSpec(
             QUARANTINE_CHECK,

@@ -23,6 +23,7 @@ from infra.lake import (
 )
 from sales_cdc.catalog.partition_repair import (
     PARTITION_KEY_NAMES,
+    RAW_CATALOG_POOL,
     PartitionRepairError,
     RawTableMissingError,
     get_raw_table,
@@ -99,6 +100,7 @@ def table_metadata(table: dict, partitions: set[tuple[str, str]], report: CrawlR
     group_name="catalog",
     deps=["orders"],
     kinds={"glue", "s3"},
+    pool=RAW_CATALOG_POOL,
     # Markdown in the UI: the prefix in backticks (an unquoted <table> is taken for an HTML tag).
     description="The raw CDC table (Glue catalog) over `raw/orders_cdc/dt=…/hour=…/` (the template's "
     "default RawCdcTableName), created and evolved by a "

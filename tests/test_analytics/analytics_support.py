@@ -25,7 +25,7 @@ from lambda_transform.cdc_row import to_cdc_row
 from local_aws.glue import LocalCrawler
 from sales_cdc.analytics.derived_tables import plain
 from sales_cdc.generator import iso_utc, to_attribute_values
-from sales_cdc.resources.aws import DynamoDBResource, LakeResource
+from sales_cdc.resources.aws import DynamoDBResource, GlueResource, LakeResource
 from sales_cdc.resources.query_engine import LocalQueryEngine
 from sales_cdc.settings import Settings
 
@@ -234,6 +234,7 @@ def resources(settings: Settings) -> dict[str, Any]:
         "lake": LakeResource.from_settings(settings),
         "s3": S3Resource(**boto3_kwargs(settings)),
         "dynamodb": DynamoDBResource(**boto3_kwargs(settings)),
+        "glue": GlueResource(**boto3_kwargs(settings)),
     }
 
 

@@ -44,6 +44,9 @@ def main(argument: str) -> None:
             statements,
             lake,
             s3,
+            boto3.client(
+                "glue", endpoint_url=settings.endpoint_url, region_name=settings.region, **LOCAL_CREDENTIALS
+            ),
             run_token=options["token"],
             watermark=datetime.fromisoformat(watermark) if watermark else None,
             batch_size=options.get("batch_size", 100),

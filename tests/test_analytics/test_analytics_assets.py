@@ -67,6 +67,11 @@ SUMMARY_ASSETS = [a for a in ANALYTICS_ASSETS if a is not daily_report]
 RANGE_TAGS = {"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[-1]}
 
 
+def glue(settings: Settings) -> Any:
+    """A Glue client on the emulator."""
+    return boto3.client("glue", **boto3_kwargs(settings))
+
+
 def scenario() -> History:
     """Orders over three days: lifecycles, a cancellation, a return, corrections, a deletion,
     an order crossing midnight, late arrivals, and some volume."""
@@ -160,7 +165,9 @@ def build_directly(env_parts: dict[str, Any]) -> Build:
     crawl(settings)
     statements = Statements(res["query_engine"], settings.glue_database)
     s3, lake = env_parts["s3"], res["lake"]
-    facts = refresh_orders_current(statements, lake, s3, run_token="cleanbuild", watermark=None)
+    facts = refresh_orders_current(
+        statements, lake, s3, glue(settings), run_token="cleanbuild", watermark=None
+    )
     refresh_order_dates("sales_daily", DAYS, statements, lake, s3)
     refresh_order_dates("sales_hourly", DAYS, statements, lake, s3)
     refresh_event_days(DAYS, statements, lake, s3)
@@ -367,7 +374,13 @@ def test_orders_current_commits_order_dates_in_batches(env: Env) -> None:
     # Athena writes at most 100 partitions per statement: a rebuild commits one MERGE per batch.
     statements = env.statements()
     facts = refresh_orders_current(
-        statements, env.resources["lake"], env.s3, run_token="batchtest", watermark=None, batch_size=1
+        statements,
+        env.resources["lake"],
+        env.s3,
+        glue(env.settings),
+        run_token="batchtest",
+        watermark=None,
+        batch_size=1,
     )
     labels = [label for label, _ in statements.results]
     assert labels.count("orders_current_replace") == len(DAYS) and labels.count("orders_removed_replace") == 1
@@ -478,6 +491,7 @@ def test_invalid_values_and_duplicate_ids_fail_their_checks(env: Env) -> None:
             env.statements(),
             lake,
             env.s3,
+            glue(env.settings),
             run_token="badvalues",
             watermark=before,
             listing_margin=timedelta(seconds=1),
@@ -505,7 +519,9 @@ def test_invalid_values_and_duplicate_ids_fail_their_checks(env: Env) -> None:
     finally:
         for key in keys:
             env.s3.delete_object(Bucket=env.settings.bucket, Key=key)
-        refresh_orders_current(env.statements(), lake, env.s3, run_token="restore", watermark=None)
+        refresh_orders_current(
+            env.statements(), lake, env.s3, glue(env.settings), run_token="restore", watermark=None
+        )
 
 
 def test_daily_partitions_cover_backdated_orders_and_today() -> None:

@@ -124,6 +124,7 @@ class Lake:
             self.statements(),
             self.resources["lake"],
             self.s3,
+            boto3.client("glue", **boto3_kwargs(self.settings)),
             run_token=token,
             watermark=self.watermark,
             listing_margin=timedelta(0),

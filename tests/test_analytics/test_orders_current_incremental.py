@@ -75,6 +75,7 @@ class Lake:
             self.statements(),
             self.resources["lake"],
             self.s3,
+            boto3.client("glue", **boto3_kwargs(self.settings)),
             run_token=f"wave{self.waves}",
             watermark=watermark,
             listing_margin=timedelta(0),

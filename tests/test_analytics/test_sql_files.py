@@ -83,7 +83,11 @@ def test_daily_summaries_read_only_their_partitions() -> None:
         ("sales_daily", "order_date IN ('2026-11-20', '2026-11-21')"),
         ("sales_hourly", "order_date IN ('2026-11-20', '2026-11-21')"),
         ("cdc_event_stats", "dt = '2026-11-21'"),
-        ("raw_rows_of_hours", "CONCAT(dt, '/', \"hour\") IN ('2026-11-20/23', '2026-11-21/00')"),
+        (
+            "raw_rows_of_hours",
+            "dt IN ('2026-11-20', '2026-11-21') "
+            "AND CONCAT(dt, '/', \"hour\") IN ('2026-11-20/23', '2026-11-21/00')",
+        ),
     ):
         tree = sqlglot.parse_one(rendered(name), read="trino")
         conditions = [w.this.sql() for w in tree.find_all(exp.Where)]

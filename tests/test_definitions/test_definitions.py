@@ -156,3 +156,23 @@ def test_the_code_location_module_is_loadable_the_way_dagster_loads_it() -> None
 
     targets = loadable_targets_from_python_module("sales_cdc.definitions", str(project_root()))
     assert [target.attribute for target in targets] == ["defs"]
+
+
+def test_every_asset_that_writes_the_lake_runs_in_its_table_pool():
+    # One writer per table whatever launched it (sensor, schedule, UI, CLI): the instance limits each
+    # pool to one step at a time (sales_cdc/commands/up.py's dagster.yaml).
+    pools = {
+        key.to_user_string(): assets.op.pool
+        for assets in sales_cdc.definitions.defs.assets
+        for key in assets.keys
+    }
+    assert pools.pop("orders") is None  # writes DynamoDB, not the lake
+    assert pools == {
+        "raw_orders_cdc": "lake_raw_catalog",
+        "partition_repair": "lake_raw_catalog",
+        "orders_current": "lake_orders_current",
+        "sales_daily": "lake_sales_daily",
+        "sales_hourly": "lake_sales_hourly",
+        "cdc_event_stats": "lake_cdc_event_stats",
+        "daily_report": "lake_daily_report",
+    }

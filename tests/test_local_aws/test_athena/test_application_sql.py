@@ -182,7 +182,9 @@ def test_an_incremental_merge_applies_only_newer_changes(raw, athena) -> None:
     ]
     lake.put_rows(late, DAY2, "09")
     lake.register_many([(DAY2, "09")])
-    new_rows = render("raw_rows_of_hours", database=lake.database, raw_table=RAW_TABLE, hours=[f"{DAY2}/09"])
+    new_rows = render(
+        "raw_rows_of_hours", database=lake.database, raw_table=RAW_TABLE, days=[DAY2], hours=[f"{DAY2}/09"]
+    )
     staged = run(
         athena,
         lake,
