@@ -12,8 +12,10 @@ or run only the pumps in their own process (what the crash test kills with SIGKI
 
 It needs a provisioned emulator: its endpoint and region, and the Pipe and delivery stream names from
 the stack outputs, are arguments (the application passes what its settings hold). Checkpoints live in
-``<state dir>/checkpoints/``; while running, a status file ``<state dir>/dataplane.json`` (pid,
-endpoint, health) is rewritten every couple of seconds for ``sales-cdc local status``.
+the emulator itself (DynamoDB table ``local-aws-checkpoints``, :class:`local_aws.pumps.CheckpointTable`),
+so a durable emulator's snapshot rolls them back together with the data they describe. While running,
+a status file ``<state dir>/dataplane.json`` (pid, endpoint, health) is rewritten every couple of
+seconds for ``sales-cdc local status``.
 
 With ``metrics=True`` (the default) the pumps publish the metrics AWS would publish to the emulator's
 CloudWatch (:mod:`local_aws.cloudwatch`, flushed every ``metrics_flush_s``) and the emulator's alarms
@@ -44,7 +46,7 @@ from local_aws.cloudwatch.alarms import EVALUATE_EVERY_S
 from local_aws.cloudwatch.metrics import FLUSH_EVERY_S
 from local_aws.firehose import LocalFirehose
 from local_aws.pipes import LocalPipe, WireGetRecords
-from local_aws.pumps import PumpThreads, checkpoint_directory
+from local_aws.pumps import CheckpointLocation, CheckpointTable, PumpThreads
 from local_aws.server.process import pid_alive
 
 STATUS_FILE = "dataplane.json"
@@ -88,8 +90,9 @@ class DataPlane:
     """Both pumps of the local deployment; ``start()`` / ``stop()`` / ``health()``.
 
     ``pipe_name`` and ``delivery_stream_name`` name the deployed Pipe and delivery stream (the stack
-    outputs ``PipeName`` and ``DeliveryStreamName``: see :meth:`from_outputs`). ``state_dir`` holds
-    ``checkpoints/`` (unless ``checkpoint_dir`` says otherwise) and the status file ``dataplane.json``
+    outputs ``PipeName`` and ``DeliveryStreamName``: see :meth:`from_outputs`). Checkpoints go to the
+    emulator's ``local-aws-checkpoints`` table unless ``checkpoint_dir`` names a directory (or another
+    :class:`CheckpointTable`). ``state_dir`` holds the status file ``dataplane.json``
     (unless ``status_file`` says otherwise; None: no status file), which is rewritten every
     ``status_every_s`` seconds while running. ``metrics`` publishes the pumps' metrics and evaluates
     the alarms (every ``metrics_flush_s`` / ``alarm_every_s`` seconds).
@@ -103,7 +106,7 @@ class DataPlane:
         delivery_stream_name: str,
         *,
         state_dir: Path | None = None,
-        checkpoint_dir: Path | None = None,
+        checkpoint_dir: CheckpointLocation | None = None,
         status_file: Path | None | object = _DEFAULT,
         status_every_s: float = STATUS_EVERY_S,
         metrics: bool = True,
@@ -115,15 +118,16 @@ class DataPlane:
                 "no emulator endpoint is known: start the local stack with `sales-cdc local up` "
                 "(or set SALES_CDC_ENDPOINT_URL to a running emulator)."
             )
-        if state_dir is None and checkpoint_dir is None:
-            raise DataPlaneError("the data plane needs a state directory (or a checkpoint directory)")
         self.endpoint_url = endpoint_url
-        self.checkpoint_dir = checkpoint_dir or checkpoint_directory(state_dir)
         if status_file is _DEFAULT:
             status_file = status_path(state_dir) if state_dir is not None else None
         self.status_file: Path | None = status_file  # type: ignore[assignment]
         self.status_every_s = status_every_s
         clients = client_factory(endpoint_url, region)
+        # Inside the emulator by default: its snapshots then hold the checkpoints with the data.
+        self.checkpoint_dir: CheckpointLocation = (
+            checkpoint_dir if checkpoint_dir is not None else CheckpointTable(clients("dynamodb"))
+        )
         wire = WireGetRecords(
             endpoint_url,
             region,
@@ -312,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m local_aws.dataplane", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "--state-dir", type=Path, required=True, help="checkpoints, status file and (default) log live here"
+        "--state-dir", type=Path, required=True, help="the status file and (default) log live here"
     )
     parser.add_argument("--endpoint-url", required=True, help="the provisioned emulator's endpoint")
     parser.add_argument("--region", default="us-east-1", help="the stack's region (default us-east-1)")

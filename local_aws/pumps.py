@@ -5,15 +5,20 @@ acknowledged (Kinesis for the Pipe, S3 for Firehose), and whether the shard was 
 crash they resume *after* that sequence number: records delivered but not yet checkpointed are delivered
 again (duplicates are allowed), nothing acknowledged-as-read is skipped (no loss).
 
-One JSON file per (consumer, stream incarnation) under ``<state dir>/checkpoints/``, named
-``<consumer>-<hash>.json``. The hash is of the stream's *incarnation key*: for a DynamoDB stream its
+The checkpoints live *inside the emulator*, as the Kinesis Client Library keeps its leases in DynamoDB:
+one item per (consumer, stream incarnation) in the DynamoDB table ``local-aws-checkpoints``
+(:class:`CheckpointTable`, created by the data plane if missing). A snapshot of a durable emulator
+therefore captures items, stream records, S3 objects and checkpoints at one moment, and a restart
+rolls them back together. (A directory instead of a table keeps one JSON file per key,
+``<consumer>-<hash>.json``, written atomically: what the benchmarks use.) The hash is of the
+stream's *incarnation key*: for a DynamoDB stream its
 ARN (it carries the stream label, a creation timestamp, so a re-provisioned table gets a new one); for
 a Kinesis stream, whose ARN is only its name, the ARN plus its creation timestamp. A re-provisioned
 emulator therefore starts from fresh checkpoints instead of resuming at a position of a stream that
 no longer exists.
 
-Writes are atomic and durable: a temporary file is written and fsync'd, renamed over the old one, and
-the directory is fsync'd, so a kill -9 at any moment leaves either the old or the new checkpoint.
+Writes are atomic: one PutItem (or, for files, a temporary file fsync'd and renamed over the old one),
+so a kill -9 at any moment leaves either the old or the new checkpoint.
 
 Also here: a shard's read state and which shards may be read now (a child after its parent), the pumps'
 threads (start, crash guard, stop with a deadline), one backoff for every retry, and how AWS errors are
@@ -47,8 +52,11 @@ BACKOFF_CAP_S = 5.0
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
+CHECKPOINT_TABLE = "local-aws-checkpoints"
+
+
 class CheckpointError(RuntimeError):
-    """A checkpoint file cannot be read or written; the message names the file and what to do."""
+    """A checkpoint cannot be read or written; the message names where it lives and what to do."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,88 @@ class ShardPosition:
 
 
 def checkpoint_directory(state_directory: Path) -> Path:
-    """The checkpoint directory inside a deployment's state directory."""
+    """The checkpoint directory inside a deployment's state directory (the file store's home)."""
     return state_directory / "checkpoints"
+
+
+class CheckpointTable:
+    """The pumps' checkpoints in the emulator's DynamoDB: one item per checkpoint key; thread-safe.
+
+    ``dynamodb`` is a boto3 DynamoDB client bound to the emulator. The table (pay-per-request, key
+    ``checkpoint``) is created on first use, and again if the emulator was reset meanwhile.
+    """
+
+    def __init__(self, dynamodb: Any, name: str = CHECKPOINT_TABLE) -> None:
+        self.dynamodb = dynamodb
+        self.name = name
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def __str__(self) -> str:
+        return f"DynamoDB table {self.name} in the emulator"
+
+    def ensure(self) -> None:
+        """Create the table unless it exists."""
+        with self._lock:
+            if self._ready:
+                return
+            try:
+                self.dynamodb.create_table(
+                    TableName=self.name,
+                    KeySchema=[{"AttributeName": "checkpoint", "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": "checkpoint", "AttributeType": "S"}],
+                    BillingMode="PAY_PER_REQUEST",
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ResourceInUseException":  # created by another pump: fine
+                    raise CheckpointError(
+                        f"cannot create the checkpoint table {self.name}: {error_text(exc)}"
+                    ) from exc
+            self._ready = True
+
+    def load(self, key: str) -> str | None:
+        """The stored checkpoint document of ``key`` (JSON text), or None."""
+        self.ensure()
+        try:
+            item = self.dynamodb.get_item(
+                TableName=self.name, Key={"checkpoint": {"S": key}}, ConsistentRead=True
+            ).get("Item")
+        except ClientError as exc:
+            if error_code(exc) == "ResourceNotFoundException":  # the emulator was reset: no checkpoint
+                self._ready = False
+                return None
+            raise CheckpointError(f"cannot read checkpoint {key} from {self}: {error_text(exc)}") from exc
+        return item["state"]["S"] if item else None
+
+    def save(self, key: str, document: str) -> None:
+        """Store the checkpoint document of ``key`` (one PutItem: the old one or the new one, never half)."""
+        for attempt in (1, 2):
+            self.ensure()
+            try:
+                self.dynamodb.put_item(
+                    TableName=self.name, Item={"checkpoint": {"S": key}, "state": {"S": document}}
+                )
+                return
+            except ClientError as exc:
+                if error_code(exc) == "ResourceNotFoundException" and attempt == 1:
+                    self._ready = False  # the emulator was reset: create the table again
+                    continue
+                raise CheckpointError(f"cannot write checkpoint {key} to {self}: {error_text(exc)}") from exc
+
+    def keys(self) -> list[str]:
+        """Every checkpoint key stored (for status and tests)."""
+        self.ensure()
+        keys: list[str] = []
+        kwargs: dict[str, Any] = {"TableName": self.name, "ProjectionExpression": "checkpoint"}
+        while True:
+            page = self.dynamodb.scan(**kwargs)
+            keys += [item["checkpoint"]["S"] for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return sorted(keys)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+CheckpointLocation = Path | CheckpointTable  # where a CheckpointStore keeps its positions
 
 
 class CheckpointStore:
@@ -72,23 +160,36 @@ class CheckpointStore:
     acknowledged the records, which is what makes a resume after a crash lossless.
     """
 
-    def __init__(self, directory: Path, consumer: str, stream_arn: str, incarnation: str = "") -> None:
+    def __init__(
+        self, location: CheckpointLocation, consumer: str, stream_arn: str, incarnation: str = ""
+    ) -> None:
         self.consumer = consumer
         self.stream_arn = stream_arn
         self.incarnation_key = f"{stream_arn}|{incarnation}" if incarnation else stream_arn
         digest = hashlib.sha256(self.incarnation_key.encode()).hexdigest()[:16]
-        self.path = Path(directory) / f"{_SAFE_NAME.sub('_', consumer)}-{digest}.json"
+        self.key = f"{_SAFE_NAME.sub('_', consumer)}-{digest}"
+        self.table = location if isinstance(location, CheckpointTable) else None
+        self.path = None if self.table is not None else Path(location) / f"{self.key}.json"
+        self.where = (
+            f"checkpoint {self.key} in {self.table}" if self.table else f"checkpoint file {self.path}"
+        )
         self._lock = threading.Lock()
         self._positions: dict[str, ShardPosition] = self._load()
         self._dirty = False
 
     def _load(self) -> dict[str, ShardPosition]:
-        try:
-            text = self.path.read_text()
-        except FileNotFoundError:
-            return {}
-        except OSError as exc:
-            raise CheckpointError(f"cannot read checkpoint file {self.path}: {exc}") from exc
+        if self.table is not None:
+            text = self.table.load(self.key)
+            if text is None:
+                return {}
+        else:
+            assert self.path is not None
+            try:
+                text = self.path.read_text()
+            except FileNotFoundError:
+                return {}
+            except OSError as exc:
+                raise CheckpointError(f"cannot read checkpoint file {self.path}: {exc}") from exc
         try:
             data = json.loads(text)
             if data.get("incarnation_key") != self.incarnation_key:
@@ -100,7 +201,7 @@ class CheckpointStore:
             }
         except (ValueError, AttributeError, TypeError) as exc:
             raise CheckpointError(
-                f"checkpoint file {self.path} is not valid ({exc}); it is written atomically, so this "
+                f"{self.where} is not valid ({exc}); it is written atomically, so this "
                 "means it was edited by hand. Delete it to re-read the stream from its start position "
                 "(duplicates downstream, no loss)."
             ) from exc
@@ -148,7 +249,11 @@ class CheckpointStore:
                     for shard, pos in sorted(self._positions.items())
                 },
             }
-            _write_atomically(self.path, json.dumps(payload, indent=1).encode())
+            if self.table is not None:
+                self.table.save(self.key, json.dumps(payload))
+            else:
+                assert self.path is not None
+                _write_atomically(self.path, json.dumps(payload, indent=1).encode())
             self._dirty = False
             return True
 
@@ -361,7 +466,7 @@ class Pump:
         self,
         name: str,
         log: logging.Logger,
-        checkpoint_dir: Path,
+        checkpoint_dir: CheckpointLocation,
         metrics: Any,
         dimensions: list[dict[str, str]],
     ) -> None:
@@ -369,7 +474,10 @@ class Pump:
         self._dimensions = dimensions
         if metrics is not None:
             metrics.add_sampler(self._sample_metrics)  # gauges read just before each flush
-        self.checkpoint_dir = Path(checkpoint_dir)
+        # A CheckpointTable (the data plane's default) or a directory of checkpoint files.
+        self.checkpoint_dir = (
+            checkpoint_dir if isinstance(checkpoint_dir, CheckpointTable) else Path(checkpoint_dir)
+        )
         self._config_read_at = 0.0
         self._config_lock = threading.Lock()
         self._threads = PumpThreads(name, log, self._crashed)

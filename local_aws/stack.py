@@ -3,7 +3,7 @@
 ``sales-cdc up``, ``sales-cdc local up`` and the test fixtures all run the local deployment through
 :class:`LocalStack`::
 
-    stack = LocalStack(home)                      # home: the local deployment's state directory
+    stack = LocalStack(home, aws_state=home / "aws-state")  # aws_state: durable emulator state (optional)
     endpoint = stack.start_or_reuse_emulator()    # the recorded emulator if alive, else a new one
     result = stack.provision(outputs_path=...)    # apply infra/template.yaml; outputs written there
     stack.start_data_plane(result.outputs)        # Pipe and Firehose stand-ins, in threads
@@ -11,19 +11,36 @@
     stack.stop()                                  # the data plane, then the emulator if started here
 
 What lives in ``home``: ``emulator.json`` (the running emulator, for other processes to find),
-``emulator.log``, ``dataplane.json`` (the data plane's status), ``checkpoints/``. The application
-decides where ``home`` is and where the stack outputs go; this package never reads its settings.
+``emulator.log``, ``dataplane.json`` (the data plane's status). With ``aws_state``, the emulator keeps
+its state (and so the pumps' checkpoints, which live in it) there across stops and crashes, and a start
+reports what it restored (:func:`format_restored`). A record of an emulator that is gone (a kill -9, a
+reboot, a pid now used by another program) or that no longer answers is cleaned up by the next start.
+The application decides where ``home`` and ``aws_state`` are and where the stack outputs go; this
+package never reads its settings.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import boto3
+from botocore.exceptions import ClientError
+
+from infra.clients import LOCAL_CREDENTIALS
 from local_aws.dataplane import DataPlane, format_health, status_path
 from local_aws.provision import REGION, ProvisionResult, provision
-from local_aws.server import STATE_FILE_NAME, Emulator, running_state
+from local_aws.pumps import CHECKPOINT_TABLE
+from local_aws.server import (
+    STATE_FILE_NAME,
+    Emulator,
+    answers,
+    is_recorded_process,
+    recorded_state,
+    stop_pid,
+)
 
 EMULATOR_LOG = "emulator.log"
 
@@ -36,11 +53,21 @@ class LocalStack:
     """The embedded AWS, its provisioning and the data plane of one state directory (``home``).
 
     ``port`` is the emulator's port when one has to be started (as for :class:`Emulator`);
-    ``emulator_log`` defaults to ``home/emulator.log``. Only what this object started is stopped.
+    ``emulator_log`` defaults to ``home/emulator.log``; ``aws_state`` makes a started emulator durable
+    there (None: its state ends with it). Only what this object started is stopped.
     """
 
-    def __init__(self, home: Path, *, port: int | None = None, emulator_log: Path | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        port: int | None = None,
+        emulator_log: Path | None = None,
+        aws_state: Path | None = None,
+    ) -> None:
         self.home = Path(home)
+        self.aws_state = Path(aws_state) if aws_state is not None else None
+        self.restored: dict[str, Any] | None = None  # what a started durable emulator restored
         self.port = port
         self.emulator_log = emulator_log or self.home / EMULATOR_LOG
         self.emulator: Emulator | None = None  # the emulator started here (None when one was reused)
@@ -68,19 +95,58 @@ class LocalStack:
     def start_or_reuse_emulator(self, report: Callable[[str], None] = _silent) -> str:
         """The recorded emulator if one runs, else a new one (raises EmulatorError); returns its endpoint.
 
-        ``report`` gets one line saying which.
+        ``report`` gets one line saying which, one about a stale record it cleaned up, and for a durable
+        emulator what it restored.
         """
-        self.reused = running_state(self.state_file)
+        self.reused = self._live_record(report)
         if self.reused is not None:
             self.endpoint = self.reused["endpoint"]
             report(f"Embedded AWS: reusing the one running at {self.endpoint} (pid {self.reused['pid']}).")
             return self.endpoint
-        self.emulator = Emulator(port=self.port, state_file=self.state_file, log_path=self.emulator_log)
+        self.emulator = Emulator(
+            port=self.port, state_file=self.state_file, log_path=self.emulator_log, state_dir=self.aws_state
+        )
         self.emulator.start()
         self.endpoint = self.emulator.endpoint
         note = f" ({self.emulator.note})" if self.emulator.note else ""
         report(f"Embedded AWS: started at {self.endpoint}{note}")
+        if self.aws_state is not None:
+            self.restored = self.emulator.restored()
+            report("Embedded AWS: " + format_restored(self.restored, self.aws_state))
         return self.endpoint
+
+    def _live_record(self, report: Callable[[str], None]) -> dict[str, Any] | None:
+        """The recorded emulator if it runs and answers; a stale record is removed (and said so)."""
+        record = recorded_state(self.state_file)
+        if record is None:
+            return None
+        pid, endpoint = int(record.get("pid", 0)), str(record.get("endpoint", ""))
+        if is_recorded_process(record):
+            if answers(endpoint, timeout=2.0):
+                return record
+            # Ours but deaf (hung): it must not keep the state directory while a new one starts.
+            report(f"Embedded AWS: pid {pid} does not answer on {endpoint}; stopping it.")
+            stop_pid(pid, 30.0, group=True)
+        else:
+            report(f"Embedded AWS: the record of pid {pid} ({endpoint}) is stale (it is gone); cleaned up.")
+        self.state_file.unlink(missing_ok=True)
+        return None
+
+    def checkpoint_positions(self, region: str = REGION) -> dict[str, dict[str, Any]]:
+        """The pumps' checkpoints in the emulator: per checkpoint key its consumer and shard positions."""
+        dynamodb = boto3.client(
+            "dynamodb", endpoint_url=self._endpoint(), region_name=region, **LOCAL_CREDENTIALS
+        )
+        positions: dict[str, dict[str, Any]] = {}
+        try:
+            pages = dynamodb.get_paginator("scan").paginate(TableName=CHECKPOINT_TABLE)
+            for page in pages:
+                for item in page.get("Items", []):
+                    document = json.loads(item["state"]["S"])
+                    positions[item["checkpoint"]["S"]] = document
+        except ClientError:
+            return {}  # no table yet: nothing was ever checkpointed
+        return positions
 
     def provision(
         self, *, outputs_path: Path | None = None, report: Callable[[str], None] = _silent
@@ -127,3 +193,46 @@ class LocalStack:
         if self.endpoint is None:
             raise RuntimeError("start_or_reuse_emulator() first: the local stack has no emulator yet")
         return self.endpoint
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
+def format_restored(restored: dict[str, Any] | None, where: Path) -> str:
+    """One line saying what a durable emulator restored (or that it started empty)."""
+    if not restored or not restored.get("restored"):
+        return f"no saved state in {where}; starting empty (state is saved there from now on)."
+    services = restored.get("services", {})
+    tables = dict(restored.get("tables", {}))
+    checkpoints = tables.pop(CHECKPOINT_TABLE, 0)
+    dynamodb, s3, glue = services.get("dynamodb", {}), services.get("s3", {}), services.get("glue", {})
+    kinesis, sqs = services.get("kinesis", {}), services.get("sqs", {})
+    parts = [
+        f"{_count(sum(tables.values()), 'DynamoDB item')} in {_count(len(tables), 'table')}"
+        + (f" ({_count(dynamodb.get('stream_records', 0), 'stream record')})" if dynamodb else ""),
+        f"{_count(s3.get('objects', 0), 'S3 object')} in {_count(s3.get('buckets', 0), 'bucket')}",
+        f"{_count(glue.get('tables', 0), 'Glue table')} in {_count(glue.get('databases', 0), 'database')}",
+        f"{_count(kinesis.get('records', 0), 'Kinesis record')} in "
+        f"{_count(kinesis.get('streams', 0), 'stream')}",
+    ]
+    if sqs:
+        parts.append(
+            f"{_count(sqs.get('messages', 0), 'SQS message')} in {_count(sqs.get('queues', 0), 'queue')}"
+        )
+    parts.append(_count(checkpoints, "stream checkpoint"))
+    return f"restored {', '.join(parts)} from {where} in {restored.get('seconds', 0):.1f} s."
+
+
+def format_positions(positions: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A line per checkpoint: consumer, shards and the highest sequence number delivered."""
+    lines = []
+    for _key, document in sorted(positions.items()):
+        shards = document.get("shards", {})
+        numbers = [int(s["sequence_number"]) for s in shards.values() if s.get("sequence_number")]
+        finished = sum(1 for s in shards.values() if s.get("finished"))
+        lines.append(
+            f"{document.get('consumer', '?')}: {len(shards)} shards ({finished} read to their end), "
+            f"last delivered sequence number {max(numbers) if numbers else 'none'}"
+        )
+    return lines

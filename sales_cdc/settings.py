@@ -89,6 +89,16 @@ def emulator_state_file() -> Path:
     return state_dir("local") / STATE_FILE_NAME
 
 
+def aws_state_dir() -> Path:
+    """Where the local deployment's embedded AWS keeps its state across restarts (snapshots)."""
+    return state_dir("local") / "aws-state"
+
+
+def dagster_home_dir() -> Path:
+    """DAGSTER_HOME of the local product (its run and materialization history)."""
+    return state_dir("local") / "dagster"
+
+
 def write_outputs(outputs: dict[str, str], deployment: str | None = None) -> Path:
     """Record stack outputs for the application to read; returns the file written."""
     path = outputs_path(deployment)

@@ -8,7 +8,6 @@ The rows of the metadata tables and the maintenance itself come from
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import sqlglot
 from pyiceberg.expressions import (
@@ -30,6 +29,7 @@ from sqlglot.errors import ParseError
 from infra.lake import arrow_to_glue_type, validate_database, validate_table
 from local_aws.athena.catalog import GlueCatalog, Table, resolve_table_ref
 from local_aws.athena.iceberg import IcebergTables, partition_keys
+from local_aws.athena.iceberg_maintenance import history_table, optimize, snapshots_table, vacuum
 from local_aws.athena.statement import Outcome, Statement
 
 METADATA_TABLES = ("snapshots", "history")
@@ -56,13 +56,6 @@ _FLIPPED = {
 }
 
 
-def _maintenance() -> Any:
-    """H2's module, imported when first needed (it runs pyiceberg's snapshot expiry and compaction)."""
-    from local_aws.athena import iceberg_maintenance
-
-    return iceberg_maintenance
-
-
 def metadata_table(
     statement: Statement, catalog: GlueCatalog, iceberg: IcebergTables, node: exp.Table
 ) -> tuple[str, str]:
@@ -83,8 +76,7 @@ def metadata_table(
             "only Iceberg tables have $snapshots and $history",
         )
     loaded = iceberg.load(statement, definition)
-    module = _maintenance()
-    rows = module.snapshots_table(loaded) if kind == "snapshots" else module.history_table(loaded)
+    rows = snapshots_table(loaded) if kind == "snapshots" else history_table(loaded)
     name = f"{base}${kind}"
     statement.tables[(database, name)] = Table(
         database=database,
@@ -103,15 +95,24 @@ def metadata_table(
     return database, name
 
 
+def _after_leading_comments(sql: str) -> str:
+    """The statement without the comments before it (SQL files open with a comment)."""
+    text = sql.lstrip()
+    while text.startswith(("--", "/*")):
+        end = text.find("\n") if text.startswith("--") else text.find("*/")
+        text = "" if end < 0 else text[end + (1 if text.startswith("--") else 2) :].lstrip()
+    return text
+
+
 def run_maintenance(statement: Statement, catalog: GlueCatalog, iceberg: IcebergTables) -> Outcome:
     """OPTIMIZE ... REWRITE DATA USING BIN_PACK [WHERE <partition predicate>] and VACUUM on Iceberg."""
-    optimize = _OPTIMIZE.fullmatch(statement.sql)
-    vacuum = _VACUUM.fullmatch(statement.sql) if optimize is None else None
-    match = optimize or vacuum
+    sql = _after_leading_comments(statement.sql)
+    optimizing = _OPTIMIZE.fullmatch(sql)
+    match = optimizing or _VACUUM.fullmatch(sql)
     if match is None:
         raise statement.fail(
             "SYNTAX_ERROR: expected OPTIMIZE <table> REWRITE DATA USING BIN_PACK [WHERE <predicate>] "
-            f"or VACUUM <table>, got {statement.sql.strip()[:80]!r}"
+            f"or VACUUM <table>, got {sql.strip()[:80]!r}"
         )
     try:
         node = sqlglot.parse_one(match.group("table"), into=exp.Table, read="athena")
@@ -119,14 +120,14 @@ def run_maintenance(statement: Statement, catalog: GlueCatalog, iceberg: Iceberg
         raise statement.fail(f"SYNTAX_ERROR: {match.group('table')!r} is not a table name") from exc
     database, name = resolve_table_ref(statement, node)
     table = catalog.table(statement, database, name)
-    verb = "OPTIMIZE" if optimize else "VACUUM"
+    verb = "OPTIMIZE" if optimizing else "VACUUM"
     if not table.is_iceberg:
         raise statement.unsupported(
             f"NOT_SUPPORTED: {verb} on the Hive table {table.qualified}",
             f"Athena runs {verb} on Iceberg tables only",
         )
     loaded = iceberg.load(statement, table)
-    if optimize:
+    if optimizing:
         where = match.group("where")
         predicate = None
         if where:
@@ -136,9 +137,9 @@ def run_maintenance(statement: Statement, catalog: GlueCatalog, iceberg: Iceberg
             except ParseError as exc:
                 raise statement.fail(f"SYNTAX_ERROR: OPTIMIZE ... WHERE {where!r}: {exc}") from exc
             predicate = iceberg_filter(statement, parsed, keys)
-        report = _maintenance().optimize(loaded, predicate)
+        report = optimize(loaded, predicate)
     else:
-        report = _maintenance().vacuum(loaded)
+        report = vacuum(loaded)
     statement.extra.update(report or {})
     return [], [], "DML"
 

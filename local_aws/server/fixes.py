@@ -22,7 +22,7 @@ The fixes (same behaviour, less CPU):
   time, with moto's own scan as the fallback) the records after the iterator are found by number:
   the same records, ``NextShardIterator`` and ``MillisBehindLatest``.
 
-And two fixes of behaviour:
+And fixes of behaviour:
 
 - **DynamoDB publishes ConsumedWriteCapacityUnits.** AWS publishes it for every table, on-demand
   ones too; moto publishes nothing. Every successful PutItem, UpdateItem and DeleteItem of moto's
@@ -41,6 +41,13 @@ And two fixes of behaviour:
   ``/moto-api/static/athena/query-results``, or a state transition set for ``athena::execution``
   (what the tests of the Athena resource's statement flow do); nothing else gets an empty success.
 
+- **Glue UpdateTable honours VersionId.** AWS Glue rejects an UpdateTable whose ``VersionId`` is not the
+  table's current version with ``ConcurrentModificationException``: the optimistic lock every Iceberg
+  writer (pyiceberg, Athena) commits through. moto drops the parameter, so two racing commits both
+  succeed and one is silently lost. The version is now compared and the update made under one lock, so
+  two concurrent UpdateTable calls with the same version cannot both pass; without ``VersionId`` the
+  update is unconditional, as on AWS.
+
 The fixes are applied only to the moto version they were written against; with any other version
 the server runs unchanged and says so on its log, so an upgrade can never break the emulator.
 """
@@ -52,6 +59,8 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
+
+from local_aws.server.durable import serve_durably, split_state_dir
 
 # moto versions whose Item.__init__ the replacement below reproduces (tests/test_local_aws/test_server).
 FIXED_MOTO_VERSIONS = frozenset({"5.2.5"})
@@ -95,6 +104,7 @@ def apply_fixes() -> list[str]:
         _refuse_unscripted_athena_queries(),
         _new_alarms_start_with_insufficient_data(),
         _count_consumed_write_capacity(),
+        _enforce_glue_table_versions(),
     ]
 
 
@@ -260,6 +270,65 @@ def _fix_kinesis_shard() -> list[str]:
     ]
 
 
+# Serialises every Glue UpdateTable of the process: the version check and the update must be one step
+# (moto's server answers requests on several threads; UpdateTable is rare, so one lock costs nothing).
+GLUE_UPDATE_TABLE_LOCK = threading.Lock()
+
+
+def _enforce_glue_table_versions() -> str:
+    """Patch moto's Glue UpdateTable to enforce ``VersionId`` as AWS does (see the module docstring)."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.glue.models import GlueBackend
+    from moto.glue.responses import GlueResponse
+
+    line = "Glue UpdateTable: a stale VersionId raises ConcurrentModificationException, as on AWS"
+    if getattr(GlueBackend.update_table, "checks_version", False):
+        return line
+
+    def update_table(
+        self: Any,
+        database_name: str,
+        table_name: str,
+        table_input: dict[str, Any],
+        version_id: str | None = None,
+    ) -> None:
+        with GLUE_UPDATE_TABLE_LOCK:
+            table = self.get_table(database_name, table_name)
+            current = str(table._current_version)  # what GetTable reports as VersionId
+            if version_id is not None and str(version_id) != current:
+                raise JsonRESTError(
+                    "ConcurrentModificationException",
+                    "Update table failed due to concurrent modifications: "
+                    f"table {database_name}.{table_name} is at version {current}, "
+                    f"the update was made from version {version_id}; "
+                    "read the table again and retry",
+                )
+            table.update(table_input)
+
+    def update_table_response(self: Any) -> Any:
+        from moto.core.responses import EmptyResult
+
+        table_input = self.parameters.get("TableInput")
+        self.glue_backend.update_table(
+            self.parameters.get("DatabaseName"),
+            table_input.get("Name"),
+            table_input,
+            version_id=self.parameters.get("VersionId"),
+        )
+        return EmptyResult()
+
+    update_table.checks_version = True  # type: ignore[attr-defined]
+    update_table.__qualname__ = "GlueBackend.update_table"
+    update_table.__doc__ = "moto's GlueBackend.update_table, enforcing VersionId (local_aws.server.fixes)."
+    update_table_response.__qualname__ = "GlueResponse.update_table"
+    update_table_response.__doc__ = (
+        "moto's UpdateTable handler, passing VersionId on (local_aws.server.fixes)."
+    )
+    GlueBackend.update_table = update_table  # type: ignore[method-assign]
+    GlueResponse.update_table = update_table_response  # type: ignore[method-assign]
+    return line
+
+
 ATHENA_REFUSAL = (
     "the embedded AWS does not run Athena queries (it would answer SUCCEEDED with no rows); "
     "use `sales-cdc sql` or sales_cdc.connect() (the local engine) to query the lake"
@@ -291,7 +360,12 @@ def _refuse_unscripted_athena_queries() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Apply the fixes, say on stderr which (or why none), and run moto's server with ``argv``."""
+    """Apply the fixes, say on stderr which (or why none), and run moto's server with ``argv``.
+
+    With ``--state-dir DIR`` the state is restored from DIR before serving and snapshotted there while
+    running (:mod:`local_aws.server.durable`).
+    """
+    state_dir, argv = split_state_dir(list(sys.argv[1:] if argv is None else argv))
     applied = apply_fixes()
     # moto is imported only in the server process: importing the launcher must stay cheap.
     import moto
@@ -307,4 +381,8 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
             flush=True,
         )
-    moto_main(argv)
+    if state_dir is None:
+        moto_main(argv)
+    else:
+        # The write capacity publisher touches CloudWatch's backend outside any request.
+        serve_durably(state_dir, lambda: moto_main(argv), guarded=[(WRITE_CAPACITY, "flush")])

@@ -45,6 +45,24 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def started_by_then(pid: int, recorded_at: float, markers: tuple[str, ...] = ()) -> bool:
+    """True when process pid started no later than ``recorded_at`` (epoch seconds) and, given
+    ``markers``, its command line contains one of them: a record's pid is still the recorded process,
+    not a later process that got the same pid after a crash or a reboot."""
+    try:
+        process = psutil.Process(pid)
+        if process.create_time() > recorded_at + 1.0:  # the record was written after its process started
+            return False
+        if markers:
+            command = " ".join(process.cmdline())
+            return any(marker in command for marker in markers)
+        return True
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # someone else's process cannot be ours
+        return False
+
+
 def listener_owned_by(pid: int, port: int) -> bool:
     """True when the TCP socket listening on port belongs to process pid; True if unknowable.
 

@@ -32,7 +32,7 @@ from sales_cdc.analytics.derived_tables import (
 from sales_cdc.analytics.orders_current import PARTITION_REPAIR_KEY
 from sales_cdc.analytics.queries import render
 from sales_cdc.catalog.quarantine import quarantine_key, quarantined_objects
-from sales_cdc.health.lake_identity import lake_id_metadata
+from sales_cdc.lake_identity import lake_id_metadata
 from sales_cdc.resources.aws import LakeResource
 from sales_cdc.resources.query_engine import QueryEngineResource
 

@@ -44,7 +44,7 @@ from sales_cdc.analytics.derived_tables import (
 )
 from sales_cdc.analytics.orders_current import ORDERS_CURRENT_TABLE, orders_current
 from sales_cdc.analytics.reconciliation import BUSINESS_COLUMN_NAMES, SAMPLE_IDS, reconcile_orders
-from sales_cdc.health.missing_tables import unless_table_missing
+from sales_cdc.missing_tables import unless_table_missing
 from sales_cdc.resources.aws import DynamoDBResource, LakeResource, s3_client
 from sales_cdc.resources.query_engine import QueryEngineResource
 

@@ -37,7 +37,7 @@ from sales_cdc.analytics.daily_partitions import DAILY_PARTITIONS
 from sales_cdc.analytics.derived_tables import DerivedTable, Statements, markdown_table
 from sales_cdc.analytics.orders_current import ORDER_DATE_COLUMN
 from sales_cdc.analytics.sales import SALES_DAILY_TABLE, SALES_HOURLY_TABLE, sales_daily, sales_hourly
-from sales_cdc.health.lake_identity import lake_id_metadata
+from sales_cdc.lake_identity import lake_id_metadata
 from sales_cdc.resources.aws import LakeResource
 from sales_cdc.resources.query_engine import QueryEngineResource
 

@@ -80,7 +80,7 @@ from sales_cdc.analytics.derived_tables import (
     table_exists,
 )
 from sales_cdc.analytics.queries import render
-from sales_cdc.health.lake_identity import lake_id_metadata
+from sales_cdc.lake_identity import lake_id_metadata
 from sales_cdc.resources.aws import GlueResource, LakeResource
 from sales_cdc.resources.query_engine import QueryEngineResource
 

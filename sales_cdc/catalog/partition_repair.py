@@ -54,7 +54,7 @@ from sales_cdc.catalog.quarantine import (
     quarantined_objects,
     read_reason,
 )
-from sales_cdc.health.lake_identity import lake_id_metadata
+from sales_cdc.lake_identity import lake_id_metadata
 from sales_cdc.resources.aws import GlueResource, LakeResource, s3_client
 from sales_cdc.resources.query_engine import QueryEngineResource
 

@@ -29,7 +29,7 @@ from sales_cdc.catalog.partition_repair import (
     get_raw_table,
     registered_partitions,
 )
-from sales_cdc.health.lake_identity import lake_id_metadata
+from sales_cdc.lake_identity import lake_id_metadata
 from sales_cdc.resources.aws import GlueResource, LakeResource, s3_client
 from sales_cdc.resources.crawler import CrawlerError, CrawlerResource, CrawlReport
 

@@ -1,9 +1,13 @@
-"""``sales-cdc local up|status|down``: the embedded AWS and the local data plane, without Dagster.
+"""``sales-cdc local up|status|down|reset``: the embedded AWS and the local data plane, without Dagster.
 
 ``up`` runs in the foreground: it starts the emulator (or reuses the recorded one), provisions it from
 ``infra/template.yaml``, runs the Pipe and Firehose stand-ins and prints their health every few
 seconds; Ctrl-C or SIGTERM flushes the buffers, writes the checkpoints and stops what it started.
 It records itself in ``<state dir>/up.json`` so ``status`` can describe it and ``down`` can stop it.
+
+The embedded AWS is durable: its state lives in ``<state dir>/aws-state/`` and a start after any stop
+or crash restores it, says what it restored and where the pumps resume; a record of a process that is
+gone is cleaned up on the way. ``reset`` deletes that state and the local Dagster history together.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -31,31 +36,47 @@ from local_aws.dataplane import (
     running_status,
 )
 from local_aws.provision import ProvisionError
+from local_aws.pumps import checkpoint_directory
 from local_aws.server import EmulatorError, pid_alive, running_state, stop_recorded
-from local_aws.server.process import stop_pid
-from local_aws.stack import LocalStack
+from local_aws.server.process import started_by_then, stop_pid
+from local_aws.server.snapshot import START_ERROR_FILE
+from local_aws.stack import LocalStack, format_positions
 from sales_cdc.health.alarms import ALARM, AlarmState, pipeline_alarms
-from sales_cdc.settings import SettingsError, emulator_state_file, load_settings, outputs_path, state_dir
+from sales_cdc.settings import (
+    SettingsError,
+    aws_state_dir,
+    dagster_home_dir,
+    emulator_state_file,
+    load_settings,
+    outputs_path,
+    state_dir,
+)
 
 UP_FILE = "up.json"
+CLI_MARKERS = ("sales-cdc", "sales_cdc")  # in the command line of a `sales-cdc local up` process
 UI_FILE = "ui.json"
 DOWN_TIMEOUT_S = 60.0  # a clean stop flushes buffers and may wait for the last S3 writes
 
 
 def local_stack(emulator_port: int | None = None) -> LocalStack:
-    """The local deployment's stack, in ``$SALES_CDC_HOME/local``."""
-    return LocalStack(state_dir("local"), port=emulator_port)
+    """The local deployment's stack, in ``$SALES_CDC_HOME/local``, its AWS state durable in ``aws-state/``."""
+    return LocalStack(state_dir("local"), port=emulator_port, aws_state=aws_state_dir())
 
 
 def start_emulator(stack: LocalStack) -> str:
     """Start the stack's emulator or reuse the recorded one; returns its endpoint.
 
-    Says which on the terminal and points this process's settings at it (SALES_CDC_ENDPOINT_URL).
+    Says which (and what a durable start restored) on the terminal and points this process's
+    settings at it (SALES_CDC_ENDPOINT_URL). A snapshot that cannot be restored is reported with its
+    path and what to do, never with a stack trace.
     """
     try:
         endpoint = stack.start_or_reuse_emulator(report=click.echo)
     except EmulatorError as exc:
-        raise click.ClickException(str(exc)) from exc
+        hint = ""
+        if stack.aws_state is not None and (stack.aws_state / START_ERROR_FILE).exists():
+            hint = " Or wipe the local lake and the Dagster history together: `sales-cdc local reset`."
+        raise click.ClickException(str(exc) + hint) from exc
     os.environ["SALES_CDC_ENDPOINT_URL"] = endpoint
     return endpoint
 
@@ -78,6 +99,21 @@ def start_data_plane(stack: LocalStack) -> DataPlane:
         raise click.ClickException(str(exc)) from exc
 
 
+def report_resume(stack: LocalStack, plane: DataPlane) -> None:
+    """Say where the pumps resume (their checkpoints in the emulator) and the data plane's lag."""
+    try:
+        positions = stack.checkpoint_positions(load_settings("local").region)
+    except SettingsError:
+        positions = {}
+    if positions:
+        click.echo("Data plane: resuming from its checkpoints:")
+        for line in format_positions(positions):
+            click.echo(f"  {line}")
+    else:
+        click.echo("Data plane: no checkpoints yet; the streams are read from their start.")
+    click.echo("Data plane: " + format_health(plane.health()))
+
+
 def dataplane_status_file() -> Path:
     """Where the local deployment's data plane writes its status."""
     return local_stack().status_file
@@ -96,9 +132,22 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def running_up() -> dict[str, Any] | None:
-    """The record of a live ``local up`` process, or None."""
+    """The record of a live ``local up`` process, or None (a dead or reused pid is not live)."""
     record = _read_json(up_path())
-    return record if record and pid_alive(int(record.get("pid", 0))) else None
+    if not record or not pid_alive(int(record.get("pid", 0))):
+        return None
+    started_at = record.get("started_at")
+    if started_at is not None and not started_by_then(int(record["pid"]), float(started_at), CLI_MARKERS):
+        return None  # the pid now belongs to another program (a reboot, a crash long ago)
+    return record
+
+
+def clean_stale_up_record() -> None:
+    """Remove an ``up.json`` whose process is gone, saying so."""
+    record = _read_json(up_path())
+    if record is not None and running_up() is None:
+        up_path().unlink(missing_ok=True)
+        click.echo(f"local up: the record of pid {record.get('pid')} is stale (it is gone); cleaned up.")
 
 
 class _Stop(Exception):
@@ -123,6 +172,7 @@ def local() -> None:
 )
 def up(emulator_port: int | None, status_every: float) -> None:
     """Start embedded AWS, provision it and run the data plane in the foreground (Ctrl-C stops)."""
+    clean_stale_up_record()
     existing_up = running_up()
     if existing_up:
         raise click.ClickException(
@@ -153,6 +203,7 @@ def up(emulator_port: int | None, status_every: float) -> None:
         start_emulator(stack)
         provision_stack(stack)
         plane = start_data_plane(stack)
+        report_resume(stack, plane)
         _write_up_record(stack)
         click.secho(
             f"Data plane running (pid {os.getpid()}); logs in {stack.home / LOG_FILE}. "
@@ -406,3 +457,71 @@ def down(timeout: float) -> None:
         stopped_any = True
     if not stopped_any:
         click.echo("Nothing was running.")
+
+
+def _running_parts() -> list[str]:
+    """What of the local stack runs now (reset refuses while anything does)."""
+    parts = []
+    emulator = running_state(emulator_state_file())
+    if emulator:
+        parts.append(f"the embedded AWS (pid {emulator['pid']})")
+    up_record = running_up()
+    if up_record:
+        parts.append(f"`sales-cdc local up` (pid {up_record['pid']})")
+    plane = running_status(dataplane_status_file())
+    if plane and not (up_record and int(up_record["pid"]) == int(plane["pid"])):
+        parts.append(f"a data plane (pid {plane['pid']})")
+    ui_record = _read_json(ui_path())
+    if _process_state(ui_record, "pid", "dagster_pid") == "running":
+        parts.append(f"`sales-cdc up` (pid {(ui_record or {}).get('pid')})")
+    return parts
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def reset_targets() -> list[Path]:
+    """What ``local reset`` deletes: the embedded AWS's state, file checkpoints, the Dagster history
+    (everything in DAGSTER_HOME but its dagster.yaml)."""
+    targets = [aws_state_dir(), checkpoint_directory(state_dir("local"))]
+    dagster = dagster_home_dir()
+    if dagster.is_dir():
+        targets += sorted(p for p in dagster.iterdir() if p.name != "dagster.yaml")
+    return [path for path in targets if path.exists()]
+
+
+@local.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def reset(yes: bool) -> None:
+    """Delete the local lake (the embedded AWS's saved state) and the local Dagster history together."""
+    running = _running_parts()
+    if running:
+        raise click.ClickException(
+            f"the local stack is running ({', '.join(running)}); stop it first: Ctrl-C in the terminal of "
+            "`sales-cdc up` / `sales-cdc local up`, or `sales-cdc local down`, then reset."
+        )
+    targets = reset_targets()
+    if not targets:
+        click.echo("Nothing to reset: there is no saved local state.")
+        return
+    click.echo("This deletes:")
+    for path in targets:
+        click.echo(f"  {path} ({_size(path):,} bytes)")
+    if not yes and not click.confirm(
+        "Delete the local lake (DynamoDB, S3, Glue, streams, checkpoints) and the Dagster history?",
+        default=False,
+    ):
+        click.echo("Nothing was removed.")
+        return
+    for path in targets:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        click.echo(f"Removed {path}")
+    click.echo(
+        "The next `sales-cdc up` (or `sales-cdc local up`) starts with an empty lake and a new history."
+    )

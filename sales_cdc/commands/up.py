@@ -1,8 +1,10 @@
 """``sales-cdc up``: the whole local product in one foreground command.
 
-Starts (or reuses) the embedded AWS, provisions it from the template, runs the local data plane
-(Pipe and Firehose stand-ins) and ``dagster dev`` on the project's workspace, prints the UI's URL and
-live health, and stops everything it started on Ctrl-C or SIGTERM, leaving no process behind.
+Starts (or reuses) the embedded AWS, restoring its saved state and saying what it restored, provisions
+it from the template, runs the local data plane (Pipe and Firehose stand-ins, resuming from their
+checkpoints) and ``dagster dev`` on the project's workspace, prints the UI's URL and live health, and
+stops everything it started on Ctrl-C or SIGTERM, leaving no process behind (the embedded AWS saves
+its state as it stops).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import urllib.request
 from pathlib import Path
 
 import click
+import dagster as dg
 
+from infra.clients import LOCAL_CREDENTIALS, boto3_client
 from local_aws.dataplane import format_health
 from local_aws.server import HOST, free_port, port_is_free
 from local_aws.server.process import stop_process_group
@@ -25,11 +29,13 @@ from sales_cdc.commands.local import (
     local_stack,
     provision_stack,
     remove_ui_record,
+    report_resume,
     start_data_plane,
     start_emulator,
     write_ui_record,
 )
-from sales_cdc.settings import project_root, provisioning_lock, state_dir
+from sales_cdc.health.lake_reset import announce_lake_reset
+from sales_cdc.settings import dagster_home_dir, load_settings, project_root, provisioning_lock
 
 DEFAULT_UI_PORT = 3000
 DAGSTER_YAML = """\
@@ -40,23 +46,41 @@ nux:
   enabled: false  # no newsletter prompt over the UI
 code_servers:
   local_startup_timeout: 180
-run_queue:
-  # orders_current is dropped and republished: one lake-writing run at a time.
-  tag_concurrency_limits:
-    - key: sales_cdc/lake
-      value: write
-      limit: 1
+concurrency:
+  runs:
+    # The sensor requests nothing while a lake-writing run is queued or running; one at a time.
+    tag_concurrency_limits:
+      - key: sales_cdc/lake
+        value: write
+        limit: 1
+  pools:
+    # Every asset that writes a lake table runs in that table's pool (lake_orders_current, ...): one
+    # writer per table at a time, whatever launched it (sensor, schedule, UI, CLI).
+    default_limit: 1
 """
 
 
 def dagster_home() -> Path:
     """DAGSTER_HOME of the local product: inside the project's state directory, telemetry off."""
-    home = state_dir("local") / "dagster"
+    home = dagster_home_dir()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists() or config.read_text() != DAGSTER_YAML:
         config.write_text(DAGSTER_YAML)
     return home
+
+
+def announce_lake_state(endpoint: str) -> None:
+    """Say whether Dagster's history (on disk) matches the lake (in the embedded AWS), and mark in the UI
+    the assets whose data a lost or reset lake no longer holds."""
+    settings = load_settings("local")
+    s3 = boto3_client("s3", endpoint, settings.region, credentials=LOCAL_CREDENTIALS)
+    instance = dg.DagsterInstance.from_config(str(dagster_home()))
+    try:
+        for line in announce_lake_reset(instance, s3, settings.bucket):
+            click.echo(line)
+    finally:
+        instance.dispose()
 
 
 def dagster_environment(endpoint: str, home: Path) -> dict[str, str]:
@@ -158,6 +182,8 @@ def up(ui_port: int | None, emulator_port: int | None, status_every: float) -> N
             lock.unlink(missing_ok=True)
         dataplane = start_data_plane(stack)
         click.echo("Data plane: Pipe and Firehose stand-ins running.")
+        report_resume(stack, dataplane)
+        announce_lake_state(endpoint)
         url = f"http://{HOST}:{ui_port}"
         wait_for_ui(url, dagster)
         write_ui_record(url, dagster.pid)  # for `sales-cdc local status`

@@ -10,8 +10,8 @@ evaluation of it when it finds a reset (:mod:`sales_cdc.health.lake_reset`).
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from sales_cdc.health.lake_identity import ensure_lake_identity
 from sales_cdc.health.lake_reset import LAKE_CHECK_NAME, check_materialized_in_this_lake
+from sales_cdc.lake_identity import ensure_lake_identity
 from sales_cdc.resources.aws import LakeResource, s3_client
 
 # Every asset of the code location writes to the lake (DynamoDB, S3, the Glue catalog); a test holds

@@ -1,7 +1,7 @@
 """Detecting that Dagster's history describes a lake that no longer exists, and saying so in the UI.
 
 A materialization belongs to the lake whose id it recorded (``lake_id`` metadata, see
-:mod:`sales_cdc.health.lake_identity`). When the current lake has another id, the data that
+:mod:`sales_cdc.lake_identity`). When the current lake has another id, the data that
 materialization describes is gone: :func:`lake_reset_report` lists those assets, and
 :func:`report_lake_reset` records, for each, a runless observation and a failed evaluation of the
 asset's ``materialized_in_this_lake`` check, targeted at the stale materialization, so the asset page
@@ -31,7 +31,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
-from sales_cdc.health.lake_identity import LAKE_ID_METADATA_KEY, LakeIdentity, ensure_lake_identity
+from sales_cdc.lake_identity import LAKE_ID_METADATA_KEY, LakeIdentity, ensure_lake_identity
 
 LAKE_CHECK_NAME = "materialized_in_this_lake"
 # Instance key-value entries: the lake id the detection last ran for (once per lake id), and every lake

@@ -13,8 +13,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
 
 from sales_cdc.health.lake_checks import LAKE_ASSETS
-from sales_cdc.health.lake_identity import LakeIdentityError, ensure_lake_identity
 from sales_cdc.health.lake_reset import report_lake_reset
+from sales_cdc.lake_identity import LakeIdentityError, ensure_lake_identity
 from sales_cdc.resources.aws import LakeResource, s3_client
 from sales_cdc.settings import SettingsError
 

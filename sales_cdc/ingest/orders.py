@@ -24,7 +24,7 @@ from sales_cdc.generator import (
     planned_counts,
     validate_config,
 )
-from sales_cdc.health.lake_identity import lake_id_metadata
+from sales_cdc.lake_identity import lake_id_metadata
 from sales_cdc.resources.aws import DynamoDBResource, LakeResource, s3_client
 
 RANDOM_SEED = -1  # launchpad value of `seed` that picks a random seed (reported in the metadata)

@@ -9,6 +9,7 @@ at the end a full rebuild must give the very same table.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ import pytest
 from local_aws.provision import provision
 from local_aws.server import reset_emulator
 from sales_cdc.analytics.derived_tables import Statements
+from sales_cdc.analytics.maintenance import lake_maintenance_job
 from sales_cdc.analytics.orders_current import refresh_orders_current
 from sales_cdc.analytics.sales import refresh_order_dates
 from sales_cdc.settings import Settings
@@ -84,6 +86,12 @@ class Lake:
 
     def orders(self) -> list[tuple]:
         return table_rows(self.resources["query_engine"], self.settings, ORDERS_SQL)
+
+    def iceberg_data_files(self, table: str) -> list[str]:
+        """The data files of the table's current snapshot (its ``$files`` as pyiceberg plans them)."""
+        engine = self.resources["query_engine"]
+        loaded = engine.engine().iceberg.catalog.load_table((self.settings.glue_database, table))
+        return [task.file.file_path for task in loaded.scan().plan_files()]
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +210,31 @@ def test_summaries_replace_their_days_in_one_commit_each(lake: Lake) -> None:
         "SELECT order_date, count(*) FROM sales_daily GROUP BY order_date",
     )
     assert {day: count for day, count in rows if day in days} == first
+
+
+def test_the_maintenance_job_compacts_expires_and_keeps_every_row(lake: Lake) -> None:
+    h = History(seed=33, first_sequence=10**27)
+    h.insert("m1", at(D1, 2), unit_price="1.00")
+    lake.deliver(h.changes, "m")
+    lake.refresh(watermark=None)
+    engine = lake.resources["query_engine"]
+    # An append adds a second, small file to the partition (a merge rewrites the partition's file).
+    engine.execute(
+        "INSERT INTO orders_current SELECT order_id || '-copy', customer_id, customer_name, product_id, "
+        "product_name, category, quantity, unit_price, status, created_at, updated_at, last_event_id, "
+        "last_event_name, last_sequence_number, last_event_time, order_date FROM orders_current "
+        "WHERE order_id = 'm1'",
+        lake.settings.glue_database,
+    )
+    table = engine.engine().iceberg.catalog.load_table((lake.settings.glue_database, "orders_current"))
+    table.transaction().set_properties(vacuum_max_snapshot_age_seconds="1").commit_transaction()
+    time.sleep(1.1)  # every snapshot so far is now older than the table's 1-second age
+    before, files_before = lake.orders(), lake.iceberg_data_files("orders_current")
+    result = lake_maintenance_job.execute_in_process(
+        resources={key: lake.resources[key] for key in ("query_engine", "lake")}
+    )
+    assert result.success
+    assert lake.orders() == before
+    assert len(lake.iceberg_data_files("orders_current")) < len(files_before)
+    table = engine.engine().iceberg.catalog.load_table((lake.settings.glue_database, "orders_current"))
+    assert len(list(table.snapshots())) == 1, "VACUUM expires the snapshots older than the table's age"

@@ -17,7 +17,8 @@ from sales_cdc.analytics.checks import (
     order_values_valid,
     reconciles_with_dynamodb,
 )
-from sales_cdc.health.lake_identity import (
+from sales_cdc.health.lake_reset import lake_reset_report, report_lake_reset
+from sales_cdc.lake_identity import (
     IDENTITY_KEY,
     LakeIdentity,
     LakeIdentityError,
@@ -25,8 +26,7 @@ from sales_cdc.health.lake_identity import (
     lake_id_metadata,
     read_lake_identity,
 )
-from sales_cdc.health.lake_reset import lake_reset_report, report_lake_reset
-from sales_cdc.health.missing_tables import unless_table_missing
+from sales_cdc.missing_tables import unless_table_missing
 from sales_cdc.resources import build_resources
 from sales_cdc.resources.aws import s3_client
 from sales_cdc.resources.query_engine import QueryFailedError

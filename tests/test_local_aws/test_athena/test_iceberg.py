@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -89,6 +90,15 @@ def test_partition_pruning_reads_only_the_partition_files(table: LocalAthena) ->
     assert 0 < one.bytes_scanned < everything.bytes_scanned
 
 
+def test_only_the_columns_read_are_billed_as_athena_bills_parquet(table: LocalAthena) -> None:
+    table.execute(f"INSERT INTO orders_current VALUES {ROW_A}, {ROW_B}", DATABASE)
+    every_column = table.execute("SELECT * FROM orders_current", DATABASE)
+    two_columns = table.execute("SELECT order_id, quantity FROM orders_current", DATABASE)
+    one_column = table.execute("SELECT max(order_id) FROM orders_current", DATABASE)
+    assert 0 < one_column.bytes_scanned < two_columns.bytes_scanned < every_column.bytes_scanned
+    assert two_columns.rows and one_column.scalar() == "b"
+
+
 def test_time_travel_by_version_and_timestamp(table: LocalAthena) -> None:
     table.execute(f"INSERT INTO orders_current VALUES {ROW_A}", DATABASE)
     first = snapshots(table)[0]
@@ -97,8 +107,6 @@ def test_time_travel_by_version_and_timestamp(table: LocalAthena) -> None:
         f"SELECT order_id FROM orders_current FOR VERSION AS OF {first.snapshot_id}", DATABASE
     )
     assert by_version.rows == [("a",)]
-    from datetime import UTC, datetime
-
     moment = datetime.fromtimestamp(first.timestamp_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     by_time = table.execute(
         f"SELECT order_id FROM orders_current FOR TIMESTAMP AS OF TIMESTAMP '{moment} UTC'", DATABASE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local_aws.athena import LocalAthena
-from local_aws.athena.errors import LocalQueryError
+from local_aws.athena.errors import LocalQueryError, UnsupportedSqlError
 from test_local_aws.test_athena.lake import BUCKET, DATABASE, REGION, Lake
 
 CREATE = f"""
@@ -135,8 +135,6 @@ def test_more_than_100_partitions_fail(table: LocalAthena) -> None:
 
 
 def test_merge_into_a_hive_table_is_refused(athena: LocalAthena, lake: Lake) -> None:
-    from local_aws.athena.errors import UnsupportedSqlError
-
     with pytest.raises(UnsupportedSqlError, match="Hive table"):
         athena.execute(
             UPSERT.format(source=source(("a", "c", "d", "upsert"))).replace("current", "orders_cdc", 1),

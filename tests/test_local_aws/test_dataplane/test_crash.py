@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from local_aws.pumps import CheckpointTable
 from sales_cdc.generator import GeneratorConfig, generate_orders
 from sales_cdc.settings import Settings, outputs_path, project_root, state_dir
 from test_local_aws.dataplane_helpers import Clients, Lake, missing_records, read_stream, record_key, wait_for
@@ -58,15 +59,17 @@ class DataPlaneProcess:
             self.process.wait()
 
 
-def checkpoint(consumer: str) -> dict[str, Any] | None:
-    """The checkpoint file of a consumer ("pipe" or "firehose"), if written yet."""
-    files = sorted((state_dir("local") / "checkpoints").glob(f"{consumer}-*.json"))
-    return json.loads(files[-1].read_text()) if files else None
+def checkpoint(consumer: str, aws: Clients) -> dict[str, Any] | None:
+    """The checkpoint of a consumer ("pipe" or "firehose") in the emulator, if written yet."""
+    table = CheckpointTable(aws.dynamodb)
+    keys = [key for key in table.keys() if key.startswith(f"{consumer}-")]
+    text = table.load(keys[-1]) if keys else None
+    return json.loads(text) if text else None
 
 
-def position(consumer: str) -> int:
+def position(consumer: str, aws: Clients) -> int:
     """The consumer's checkpointed sequence number (0 before the first checkpoint)."""
-    data = checkpoint(consumer)
+    data = checkpoint(consumer, aws)
     if not data:
         return 0
     return max((int(shard["sequence_number"] or 0) for shard in data["shards"].values()), default=0)
@@ -82,20 +85,20 @@ def test_kill_9_mid_run_loses_nothing(
         generate_orders(aws.dynamodb, GeneratorConfig(events=EVENTS_PER_ROUND, seed=1, table=table))
         plane.start()
         # Kill 1: the Pipe has delivered (and checkpointed) something, Firehose has written nothing yet.
-        wait_for(lambda: position("pipe") > 0, 60, "the Pipe's first checkpoint", every=0.05)
+        wait_for(lambda: position("pipe", aws) > 0, 60, "the Pipe's first checkpoint", every=0.05)
         plane.kill()
 
         generate_orders(aws.dynamodb, GeneratorConfig(events=EVENTS_PER_ROUND, seed=2, table=table))
         plane.start()
         # Kill 2: Firehose has written objects and checkpointed; the Pipe is still moving the second round.
-        wait_for(lambda: position("firehose") > 0, 60, "Firehose's first checkpoint", every=0.05)
+        wait_for(lambda: position("firehose", aws) > 0, 60, "Firehose's first checkpoint", every=0.05)
         plane.kill()
 
         plane.start()
         # Kill 3: in the middle of the stream again, as soon as either pump moves on.
-        pipe_at, firehose_at = position("pipe"), position("firehose")
+        pipe_at, firehose_at = position("pipe", aws), position("firehose", aws)
         wait_for(
-            lambda: position("pipe") > pipe_at or position("firehose") > firehose_at,
+            lambda: position("pipe", aws) > pipe_at or position("firehose", aws) > firehose_at,
             60,
             "progress",
             every=0.05,
