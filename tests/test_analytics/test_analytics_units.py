@@ -109,13 +109,21 @@ def test_new_raw_partitions_reads_what_changed_and_holds_back_unregistered_ones(
         ]
     )
     registered = {"2026-11-01/03", "2026-11-01/04", "2026-12-01/11"}
-    window = new_raw_partitions(s3, lake, registered, since=t0, margin=timedelta(minutes=1))
+    asked: list[list[str]] = []
+
+    def registered_of(days: list[str]) -> set[str]:
+        asked.append(days)
+        return {hour for hour in registered if hour.split("/")[0] in days}
+
+    window = new_raw_partitions(s3, lake, registered_of, since=t0, margin=timedelta(minutes=1))
     # An old event-time partition with a new object (a backlog) is read; an untouched one is not.
     assert window.hours == ["2026-11-01/04", "2026-12-01/11"]
     assert window.unregistered == ["2026-12-01/12"]
     # The watermark stays at the unregistered object, so the next refresh reads it.
     assert window.watermark == t0 + timedelta(minutes=3)
-    everything = new_raw_partitions(s3, lake, registered | {"2026-12-01/12"}, since=None)
+    assert asked == [["2026-11-01", "2026-12-01"]]  # only the days with new objects are looked up
+    registered.add("2026-12-01/12")
+    everything = new_raw_partitions(s3, lake, registered_of, since=None)
     assert everything.hours == ["2026-11-01/03", "2026-11-01/04", "2026-12-01/11", "2026-12-01/12"]
 
 
