@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from pyiceberg.catalog.glue import GlueCatalog as PyIcebergGlueCatalog
-from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import NoSuchPropertyException, NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, In, IsNull, Or
 from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.partitioning import PartitionField, PartitionSpec
@@ -138,6 +138,13 @@ class IcebergTables:
         except NoSuchTableError as exc:
             raise statement.fail(
                 f"TABLE_NOT_FOUND: Table 'awsdatacatalog.{table.qualified}' does not exist"
+            ) from exc
+        except (NoSuchPropertyException, OSError) as exc:
+            # A Glue entry that says ICEBERG without usable metadata (made by hand, or its files deleted).
+            raise statement.fail(
+                f"ICEBERG_BAD_DATA: the Glue entry of {table.qualified} is marked ICEBERG but its metadata "
+                f"cannot be read ({exc}); drop the table and create it again with CREATE TABLE ... "
+                "TBLPROPERTIES ('table_type'='ICEBERG')"
             ) from exc
         properties = {**loaded.metadata.properties, TableProperties.COMMIT_NUM_RETRIES: "0"}
         loaded.metadata = loaded.metadata.model_copy(update={"properties": properties})

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -131,12 +132,31 @@ def test_time_travel_is_refused_on_a_table_that_is_not_iceberg(deployed) -> None
     assert bad.exit_code == 2 and "'yesterday' is not an ISO-8601 timestamp" in bad.stderr
 
 
-def test_time_travel_on_an_iceberg_table_asks_the_engine_for_the_snapshot(deployed) -> None:
+def test_time_travel_on_an_iceberg_table_reads_the_snapshot_of_that_time(deployed) -> None:
+    location = f"s3://{deployed.bucket}/derived/iceberg_orders/"
+    created = sql(
+        "CREATE TABLE iceberg_orders (order_id string) LOCATION "
+        f"'{location}' TBLPROPERTIES ('table_type'='ICEBERG')"
+    )
+    assert created.exit_code == 0, created.stderr
+    try:
+        assert sql("INSERT INTO iceberg_orders VALUES ('a')").exit_code == 0
+        between = datetime.now(UTC).isoformat()
+        assert sql("INSERT INTO iceberg_orders VALUES ('b')").exit_code == 0
+        then = sql("--as-of", between, "--format", "csv", "SELECT count(*) AS n FROM iceberg_orders")
+        now = sql("--format", "csv", "SELECT count(*) AS n FROM iceberg_orders")
+        assert then.exit_code == 0, then.stderr
+        assert then.stdout.split() == ["n", "1"] and now.stdout.split() == ["n", "2"]
+    finally:
+        sql("DROP TABLE iceberg_orders")
+
+
+def test_a_glue_entry_marked_iceberg_without_metadata_is_a_clear_error(deployed) -> None:
     glue = boto3.client("glue", **deployed.boto3_kwargs(), **LOCAL_CREDENTIALS)
     glue.create_table(
         DatabaseName=deployed.glue_database,
         TableInput={
-            "Name": "iceberg_orders",
+            "Name": "iceberg_by_hand",
             "TableType": "EXTERNAL_TABLE",
             "Parameters": {"table_type": "ICEBERG"},
             "StorageDescriptor": {
@@ -146,14 +166,11 @@ def test_time_travel_on_an_iceberg_table_asks_the_engine_for_the_snapshot(deploy
         },
     )
     try:
-        result = sql("--as-of", "2026-11-20T10:00:00Z", "SELECT count(*) FROM iceberg_orders")
+        result = sql("SELECT count(*) FROM iceberg_by_hand")
     finally:
-        glue.delete_table(DatabaseName=deployed.glue_database, Name="iceberg_orders")
-    # The statement reached the engine with FOR TIMESTAMP AS OF; the local engine names what it cannot run.
+        glue.delete_table(DatabaseName=deployed.glue_database, Name="iceberg_by_hand")
     assert result.exit_code == 1
-    assert (
-        "VERSION clause on table iceberg_orders is not supported by the local Athena engine" in result.stderr
-    )
+    assert "is marked ICEBERG but its metadata cannot be read" in result.stderr
 
 
 def test_the_prompt_runs_statements_ended_by_a_semicolon_until_quit() -> None:
