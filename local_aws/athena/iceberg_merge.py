@@ -79,18 +79,24 @@ class IcebergWriter:
 
         return self._with_retries(statement, table, attempt)
 
-    def merge(self, statement: Statement, merge: exp.Merge) -> Outcome:
-        """MERGE INTO an Iceberg table (Trino syntax); the result is Athena's UpdateCount."""
-        target = merge.this
+    def _iceberg_target(self, statement: Statement, target: exp.Expression, verb: str, hint: str) -> Table:
+        """The Iceberg table a MERGE or DELETE writes; other targets are refused by name."""
         if not isinstance(target, exp.Table):
-            raise statement.unsupported(f"MERGE INTO {target.sql('trino')}")
+            clause = {"MERGE": "MERGE INTO", "DELETE": "DELETE FROM"}[verb]
+            raise statement.unsupported(f"{clause} {target.sql('trino')}")
         database, name = resolve_table_ref(statement, target)
         table = self.catalog.table(statement, database, name)
         if not table.is_iceberg:
-            raise statement.unsupported(
-                f"MERGE statement on the Hive table {table.qualified}",
-                "Athena runs MERGE INTO on Iceberg tables only",
-            )
+            raise statement.unsupported(f"{verb} statement on the Hive table {table.qualified}", hint)
+        return table
+
+    def merge(self, statement: Statement, merge: exp.Merge) -> Outcome:
+        """MERGE INTO an Iceberg table (Trino syntax); the result is Athena's UpdateCount."""
+        target = merge.this
+        table = self._iceberg_target(
+            statement, target, "MERGE", "Athena runs MERGE INTO on Iceberg tables only"
+        )
+        name = table.name
         using = merge.args.get("using")
         target_alias = target.alias or name
         source_alias = using.alias_or_name if using is not None else ""
@@ -108,16 +114,9 @@ class IcebergWriter:
 
     def delete(self, statement: Statement, delete: exp.Delete) -> Outcome:
         """DELETE FROM an Iceberg table WHERE ...: the affected partitions rewritten in one snapshot."""
-        target = delete.this
-        if not isinstance(target, exp.Table):
-            raise statement.unsupported(f"DELETE FROM {target.sql('trino')}")
-        database, name = resolve_table_ref(statement, target)
-        table = self.catalog.table(statement, database, name)
-        if not table.is_iceberg:
-            raise statement.unsupported(
-                f"DELETE statement on the Hive table {table.qualified}",
-                "Athena deletes rows of Iceberg tables only",
-            )
+        table = self._iceberg_target(
+            statement, delete.this, "DELETE", "Athena deletes rows of Iceberg tables only"
+        )
         where = delete.args.get("where")
         if where is not None and where.find(exp.Query):
             raise statement.unsupported("a subquery in DELETE ... WHERE", "delete with a MERGE INTO instead")
